@@ -1,0 +1,75 @@
+"""Where the pipeline keeps its files, and the few settings that come from the environment.
+
+Everything is resolved lazily from environment variables so that tests (and the benchmark) can
+point a whole run at a temporary folder. Nothing here opens the warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The runtime folders under one data directory (default: `<project>/data`)."""
+
+    data_dir: Path
+    warehouse: Path
+
+    @property
+    def incoming(self) -> Path:
+        return self.data_dir / "incoming"
+
+    @property
+    def sample_truth(self) -> Path:
+        return self.data_dir / "sample_truth"
+
+    @property
+    def exports(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def docs(self) -> Path:
+        return self.data_dir / "docs"
+
+    @property
+    def alerts(self) -> Path:
+        return self.data_dir / "alerts"
+
+    @property
+    def models(self) -> Path:
+        return self.data_dir / "models"
+
+
+def get_paths() -> Paths:
+    data_dir = Path(os.environ.get("SEGMENTS_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+    warehouse = Path(os.environ.get("WAREHOUSE_PATH", data_dir / "warehouse.duckdb")).resolve()
+    return Paths(data_dir=data_dir, warehouse=warehouse)
+
+
+def history_start_date() -> date:
+    """First day of the daily partitions: the oldest landing folder the pipeline will load."""
+    raw = os.environ.get("PIPELINE_START_DATE", "2025-01-01")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"PIPELINE_START_DATE must be a date like 2025-01-01, found {raw!r}"
+        ) from exc
+
+
+def schedule_timezone() -> str:
+    """Timezone of the daily 06:00 schedule (an IANA name such as Europe/London)."""
+    return os.environ.get("PIPELINE_TIMEZONE", "UTC")
