@@ -7,6 +7,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -17,8 +22,15 @@ WAREHOUSE_POOL = "warehouse"
 
 
 def duckdb_resource() -> DuckDBResource:
-    return DuckDBResource(database=str(get_paths().warehouse))
+    # Read when a run starts, so a test or the benchmark can point a run at another file.
+    os.environ.setdefault("WAREHOUSE_PATH", str(get_paths().warehouse))
+    return DuckDBResource(database=dg.EnvVar("WAREHOUSE_PATH"))
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR))
+    # the dbt installed beside this interpreter, so nothing depends on an activated virtualenv
+    return DbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )
