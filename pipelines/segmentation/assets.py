@@ -1,4 +1,4 @@
-"""Segmentation assets: read the latest customer features, write `segments.customer_segments`."""
+"""Segmentation assets: read the latest customer features, write `candidate.customer_segments`."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _quintile(values: pl.Series, reverse: bool = False) -> pl.Series:
 
 
 @dg.asset(
-    key=["segments", "customer_segments"],
+    key=["candidate", "customer_segments"],
     deps=[dg.AssetKey(["marts", "customer_features"])],
     group_name="segments",
     pool=WAREHOUSE_POOL,
@@ -77,9 +77,9 @@ def customer_segments(duckdb: DuckDBResource) -> dg.MaterializeResult:
         ]
     )
     with duckdb.get_connection() as con:
-        con.sql("create schema if not exists segments")
+        con.sql("create schema if not exists candidate")
         con.register("result", result.to_arrow())
-        con.sql("create or replace table segments.customer_segments as select * from result")
+        con.sql("create or replace table candidate.customer_segments as select * from result")
     summary = result.group_by("rfm_segment").len().sort("len", descending=True)
     return dg.MaterializeResult(
         metadata={
