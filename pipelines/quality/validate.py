@@ -1,0 +1,127 @@
+"""One suite on one warehouse table: select the slice, compute history checks, run GX, report.
+
+Plain functions, no Dagster: the asset checks call `validate_target`, and so can a person or a test.
+The warehouse is opened read-only and closed before Great Expectations starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.quality import computed
+from pipelines.quality.config import QualityConfig, load_quality_config
+from pipelines.quality.gx_runner import run_suite
+from pipelines.quality.results import Outcome, SuiteReport
+
+
+@dataclass(frozen=True)
+class Target:
+    """A table the gates watch: its Dagster asset key, its suite and how its slice is chosen."""
+
+    asset_key: tuple[str, ...]
+    table: str  # schema.table in the warehouse
+    suite: str  # expectations/expectations/<suite>.json
+    kind: str  # raw | features | segments
+
+    @property
+    def name(self) -> str:
+        return self.table.split(".")[1]
+
+
+RAW_TABLES = ("crm_contacts", "crm_tickets", "crm_email_events", "pos_order_lines", "web_events")
+
+
+def targets(config: QualityConfig | None = None) -> list[Target]:
+    config = config or load_quality_config()
+    segments_schema, segments_table = config.segments.table.split(".")
+    return [
+        *(Target(("raw", t), f"raw.{t}", f"raw_{t}", "raw") for t in RAW_TABLES),
+        Target(
+            ("marts", "customer_features"),
+            "marts.customer_features",
+            "marts_customer_features",
+            "features",
+        ),
+        Target(
+            (segments_schema, segments_table),
+            config.segments.table,
+            f"{segments_schema}_{segments_table}",
+            "segments",
+        ),
+    ]
+
+
+def validate_target(
+    target: Target,
+    database: str | Path,
+    *,
+    docs_dir: Path | None = None,
+    partition_range: tuple[date, date] | None = None,
+    config: QualityConfig | None = None,
+) -> SuiteReport:
+    """Run the target's suite and history checks; a missing table is an ERROR outcome."""
+    config = config or load_quality_config()
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not computed.table_exists(con, target.table):
+            return SuiteReport(
+                suite=target.suite,
+                table=target.table,
+                scope="table missing",
+                row_count=0,
+                outcomes=[
+                    Outcome(
+                        expectation="table_exists",
+                        severity="ERROR",
+                        success=False,
+                        detail=f"{target.table} does not exist in {database}",
+                    )
+                ],
+            )
+        frame, scope, history = _slice_and_history(con, target, partition_range, config)
+    report = run_suite(target.suite, frame, table=target.name, scope=scope, docs_dir=docs_dir)
+    return SuiteReport(
+        suite=report.suite,
+        table=target.table,
+        scope=scope,
+        row_count=report.row_count,
+        outcomes=[*report.outcomes, *history],
+        data_docs=report.data_docs,
+        skipped=report.skipped,
+    )
+
+
+def _slice_and_history(
+    con: duckdb.DuckDBPyConnection,
+    target: Target,
+    partition_range: tuple[date, date] | None,
+    config: QualityConfig,
+) -> tuple[pd.DataFrame, str, list[Outcome]]:
+    if target.kind == "raw":
+        first, last = partition_range or (None, None)
+        days = computed.days_in_scope(con, target.name, first, last)
+        frame = con.execute(
+            f"select * from {target.table} where _partition_date in (select unnest(?::date[]))",
+            [days],
+        ).df()
+        history = computed.raw_volume_outcomes(con, target.name, days, config.raw)
+        if target.name == "pos_order_lines":
+            history += computed.order_line_outcomes(con, days, config.raw)
+        if not days:
+            scope = "no loaded day in the run's partitions"
+        elif len(days) == 1:
+            scope = f"_partition_date = {days[0]}"
+        else:
+            scope = f"_partition_date {days[0]} .. {days[-1]} ({len(days)} loaded days)"
+        return frame, scope, history
+    if target.kind == "features":
+        (as_of,) = con.sql(f"select max(as_of_date) from {target.table}").fetchall()[0]
+        frame = con.execute(f"select * from {target.table} where as_of_date = ?", [as_of]).df()
+        history = computed.feature_outcomes(con, target.table, config.customer_features)
+        return frame, f"as_of_date = {as_of} (the latest)", history
+    frame = con.sql(f"select * from {target.table}").df()
+    return frame, "the whole candidate table", computed.segment_outcomes(con, config.segments)

@@ -1,0 +1,154 @@
+"""The suites on a tiny DuckDB file: a good table passes, a bad day fails with the right expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.quality.validate import Target, targets, validate_target
+from tests.quality.tiny_warehouse import write_features_and_segments, write_order_lines
+
+POS = Target(("raw", "pos_order_lines"), "raw.pos_order_lines", "raw_pos_order_lines", "raw")
+FEATURES = Target(
+    ("marts", "customer_features"), "marts.customer_features", "marts_customer_features", "features"
+)
+SEGMENTS = next(t for t in targets() if t.kind == "segments")
+
+
+def failed(report, severity: str = "ERROR") -> list[str]:
+    return [o.expectation for o in report.failed(severity)]
+
+
+def test_a_good_day_of_order_lines_passes_every_expectation(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    last_day = write_order_lines(warehouse)
+
+    report = validate_target(POS, warehouse, docs_dir=tmp_path / "docs")
+
+    assert report.scope == f"_partition_date = {last_day}"
+    assert report.row_count == 20
+    assert failed(report, "ERROR") == [] and failed(report, "WARN") == []
+    assert Path(report.data_docs).is_file() and report.data_docs.endswith(".html")
+
+
+def test_a_day_with_30_percent_anonymous_lines_fails_the_customer_reference_check(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse, last_day_null_share=0.3)
+
+    report = validate_target(POS, warehouse)
+
+    assert failed(report) == ["share_of_lines_with_customer_reference_not_dropping"]
+    (outcome,) = report.failed("ERROR")
+    assert outcome.unexpected_sample == [
+        "2025-03-08: 70.0% of lines identify a customer vs median 100.0%"
+    ]
+
+
+def test_a_day_of_negative_amounts_fails_the_price_range_and_net_revenue(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse, last_day_sign=-1)
+
+    report = validate_target(POS, warehouse)
+
+    assert sorted(failed(report)) == [
+        "expect_column_values_to_be_between(unit_price)",
+        "returns_share_and_net_revenue_plausible",
+    ]
+    price = next(o for o in report.failed("ERROR") if "unit_price" in o.expectation)
+    assert price.unexpected_count == 20
+    assert price.unexpected_sample[:3] == [-3.5, -3.5, -3.5]
+
+
+def test_the_run_partition_range_chooses_the_days_validated(tmp_path: Path) -> None:
+    from datetime import date
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse, last_day_sign=-1)
+
+    report = validate_target(POS, warehouse, partition_range=(date(2025, 3, 2), date(2025, 3, 4)))
+
+    assert report.scope == "_partition_date 2025-03-02 .. 2025-03-04 (3 loaded days)"
+    assert report.row_count == 60
+    assert failed(report) == []
+
+
+def test_a_collapsed_day_fails_the_row_count_check(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    last_day = write_order_lines(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "delete from raw.pos_order_lines where _partition_date = ? and _source_row > 5",
+            [last_day],
+        )
+
+    report = validate_target(POS, warehouse)
+
+    assert failed(report) == ["row_count_not_collapsing_vs_median_of_previous_7_days"]
+    assert report.failed("ERROR")[0].unexpected_sample == ["2025-03-08: 5 rows vs median 20"]
+
+
+def test_a_missing_raw_table_is_an_error(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse)
+    web = next(t for t in targets() if t.name == "web_events")
+
+    report = validate_target(web, warehouse)
+
+    assert failed(report) == ["table_exists"]
+
+
+def test_features_and_segments_pass_when_consistent(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_features_and_segments(warehouse)
+
+    features = validate_target(FEATURES, warehouse)
+    segments = validate_target(SEGMENTS, warehouse)
+
+    assert features.scope == "as_of_date = 2025-03-09 (the latest)"
+    assert failed(features) == []
+    # the thin features table lacks most contract columns: a warning, not a block
+    assert failed(features, "WARN") == ["expect_table_columns_to_match_set()"]
+    assert failed(segments) == [] and failed(segments, "WARN") == []
+
+
+def test_feature_drift_against_the_previous_as_of_date_warns(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_features_and_segments(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql(
+            "update marts.customer_features set monetary = monetary * 3 "
+            "where as_of_date = date '2025-03-09'"
+        )
+
+    report = validate_target(FEATURES, warehouse)
+
+    assert failed(report) == []
+    assert "feature_distribution_stable_vs_previous_as_of_date(monetary)" in failed(report, "WARN")
+
+
+def test_a_customer_without_segment_and_an_empty_cluster_block(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_features_and_segments(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("delete from candidate.customer_segments where customer_key = 'k3'")
+        con.sql("update candidate.customer_segments set cluster_id = 2 where cluster_id = 1")
+
+    report = validate_target(SEGMENTS, warehouse)
+
+    assert sorted(failed(report)) == [
+        "every_customer_of_latest_features_is_segmented",
+        "no_empty_cluster",
+    ]
+    missing = next(o for o in report.outcomes if o.expectation.startswith("every_customer"))
+    assert missing.unexpected_sample == ["k3"]
+
+
+@pytest.mark.parametrize("target", targets(), ids=lambda t: t.suite)
+def test_every_target_has_a_suite_in_the_gx_project(target: Target) -> None:
+    from pipelines.quality.gx_runner import load_suite_json
+
+    assert load_suite_json(target.suite)["name"] == target.suite
