@@ -4,11 +4,10 @@ The suites are the JSON files of the file project in `expectations/expectations/
 an ephemeral context (nothing is written into the project) and renders Data Docs as static HTML
 under the data folder, one site per suite.
 
-Why pandas and not a SQL datasource on DuckDB: with great-expectations 1.24, duckdb-engine 0.17,
-SQLAlchemy 2.1 and duckdb 2.0 every metric query comes back empty (GX reads the result after
-closing the connection, fivetran/great_expectations#11579) and column reflection fails
-(duckdb-engine inherits PostgreSQL's catalogue queries). So the slice under test is selected in
-DuckDB and handed to GX as a DataFrame; history comparisons run as SQL (`computed.py`).
+Validation runs inside DuckDB: a GX SQL datasource on the warehouse file (opened read-only, through
+`duckdb_dialect.py`) with a query asset for the slice, so expectations become SQL aggregates and
+only their results and a few sample rows reach Python. The engine is disposed before returning, so
+no connection outlives the check.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import pandas as pd
-
+from pipelines.quality.duckdb_dialect import readonly_url
 from pipelines.quality.results import GX_SEVERITY, Outcome, SuiteReport, describe_expectation
 from pipelines.settings import EXPECTATIONS_DIR
 
@@ -44,21 +41,21 @@ def load_suite_json(suite_name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def read_slice(database: str | Path, query: str) -> pd.DataFrame:
-    """The rows to validate, read through a short-lived read-only connection."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        return con.sql(query).df()
-
-
 def run_suite(
     suite_name: str,
-    frame: pd.DataFrame,
+    database: str | Path,
+    query: str,
     *,
     table: str,
+    columns: set[str],
     scope: str,
+    row_count: int,
     docs_dir: Path | None = None,
 ) -> SuiteReport:
-    """Validate `frame` against the suite; render Data Docs under `docs_dir/<suite>/` if given."""
+    """Validate the rows of `query` against the suite, in DuckDB; Data Docs to `docs_dir/<suite>/`.
+
+    `columns` are the table's columns (expectations on optional columns it lacks are skipped).
+    """
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -86,16 +83,19 @@ def run_suite(
             },
         )
         actions.append(UpdateDataDocsAction(name="data_docs", site_names=[suite_name]))
-    expectations, skipped = applicable_expectations(stored["expectations"], set(frame.columns))
+    expectations, skipped = applicable_expectations(stored["expectations"], columns)
     suite = context.suites.add(
         ExpectationSuite(
             name=stored["name"], expectations=expectations, meta=stored.get("meta") or {}
         )
     )
-    batch = (
-        context.data_sources.add_pandas("warehouse")
-        .add_dataframe_asset(table)
-        .add_batch_definition_whole_dataframe("slice")
+    datasource = context.data_sources.add_sql(
+        name="warehouse",
+        connection_string=readonly_url(str(database)),
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    batch = datasource.add_query_asset(name=table, query=query).add_batch_definition_whole_table(
+        "slice"
     )
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{suite_name}_on_{table}", data=batch, suite=suite)
@@ -108,7 +108,13 @@ def run_suite(
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
         )
     )
-    result = checkpoint.run(batch_parameters={"dataframe": frame})
+    try:
+        result = checkpoint.run()
+    finally:
+        # close the pooled read-only connections (the datasource's and the execution engine's):
+        # the next step may need to open the file for writing
+        datasource.get_engine().dispose()
+        datasource.get_execution_engine().engine.dispose()
     (run_result,) = result.run_results.values()
     outcomes = [_outcome(r) for r in run_result.results]
     page = _latest_page(docs_dir / suite_name, suite_name) if docs_dir is not None else None
@@ -116,7 +122,7 @@ def run_suite(
         suite=suite_name,
         table=table,
         scope=scope,
-        row_count=len(frame),
+        row_count=row_count,
         outcomes=outcomes,
         data_docs=page,
         skipped=skipped,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 # Great Expectations 1.x stores a severity on every expectation; ours are ERROR (blocks) or WARN.
@@ -65,8 +66,9 @@ def _json_safe(value: Any) -> Any:
         return [_json_safe(v) for v in value]
     if value is None or isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return value if value == value else None  # NaN is not JSON
+    if isinstance(value, float | Decimal):
+        number = float(value)
+        return number if number == number else None  # NaN is not JSON
     if hasattr(value, "item"):  # numpy scalars
         return _json_safe(value.item())
     return str(value)

@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from pipelines.quality import computed
 from pipelines.quality.config import QualityConfig, load_quality_config
@@ -82,8 +81,19 @@ def validate_target(
                     )
                 ],
             )
-        frame, scope, history = _slice_and_history(con, target, partition_range, config)
-    report = run_suite(target.suite, frame, table=target.name, scope=scope, docs_dir=docs_dir)
+        query, scope, history = _slice_and_history(con, target, partition_range, config)
+        columns = set(computed.table_columns(con, target.table))
+        row_count = con.sql(f"select count(*) from ({query})").fetchall()[0][0]
+    report = run_suite(
+        target.suite,
+        database,
+        query,
+        table=target.name,
+        columns=columns,
+        scope=scope,
+        row_count=row_count,
+        docs_dir=docs_dir,
+    )
     return SuiteReport(
         suite=report.suite,
         table=target.table,
@@ -100,14 +110,13 @@ def _slice_and_history(
     target: Target,
     partition_range: tuple[date, date] | None,
     config: QualityConfig,
-) -> tuple[pd.DataFrame, str, list[Outcome]]:
+) -> tuple[str, str, list[Outcome]]:
+    """The SQL selecting the rows to validate, the scope in words, and the history outcomes."""
     if target.kind == "raw":
         first, last = partition_range or (None, None)
         days = computed.days_in_scope(con, target.name, first, last)
-        frame = con.execute(
-            f"select * from {target.table} where _partition_date in (select unnest(?::date[]))",
-            [days],
-        ).df()
+        day_list = ", ".join(f"date '{d.isoformat()}'" for d in days) or "null"
+        query = f"select * from {target.table} where _partition_date in ({day_list})"
         history = computed.raw_volume_outcomes(con, target.name, days, config.raw)
         if target.name == "pos_order_lines":
             history += computed.order_line_outcomes(con, days, config.raw)
@@ -117,11 +126,11 @@ def _slice_and_history(
             scope = f"_partition_date = {days[0]}"
         else:
             scope = f"_partition_date {days[0]} .. {days[-1]} ({len(days)} loaded days)"
-        return frame, scope, history
+        return query, scope, history
     if target.kind == "features":
         (as_of,) = con.sql(f"select max(as_of_date) from {target.table}").fetchall()[0]
-        frame = con.execute(f"select * from {target.table} where as_of_date = ?", [as_of]).df()
+        query = f"select * from {target.table} where as_of_date = date '{as_of}'"
         history = computed.feature_outcomes(con, target.table, config.customer_features)
-        return frame, f"as_of_date = {as_of} (the latest)", history
-    frame = con.sql(f"select * from {target.table}").df()
-    return frame, "the whole candidate table", computed.segment_outcomes(con, config.segments)
+        return query, f"as_of_date = {as_of} (the latest)", history
+    query = f"select * from {target.table}"
+    return query, "the whole candidate table", computed.segment_outcomes(con, config.segments)
