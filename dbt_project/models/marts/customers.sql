@@ -1,17 +1,92 @@
 with
 
+identifiers as (
+    select * from {{ ref('int_identity_components') }}
+    where customer_key is not null
+),
+
 contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
+    select
+        identifiers.customer_key,
+        stg_crm__contacts.*
+    from {{ ref('stg_crm__contacts') }} as stg_crm__contacts
+    inner join identifiers
+        on identifiers.identifier_type = 'contact_id'
+        and identifiers.identifier_value = stg_crm__contacts.contact_id
+),
+
+latest_contact as (
+    -- a person with duplicate CRM contacts is described by the most recently updated one
+    select *
+    from contacts
+    qualify row_number() over (
+        partition by customer_key order by updated_at desc, contact_id
+    ) = 1
+),
+
+identifier_summary as (
+    select
+        customer_key,
+        min(identifier_value) filter (where identifier_type = 'email') as any_email_hash,
+        min(identifier_value) filter (where identifier_type = 'phone') as any_phone_hash,
+        min(identifier_value) filter (where identifier_type = 'loyalty_id') as any_loyalty_id,
+        count(*) filter (where identifier_type = 'contact_id') as contacts,
+        count(*) filter (where identifier_type = 'cookie') as cookies
+    from identifiers
+    group by customer_key
+),
+
+activity as (
+    select customer_key, 'crm' as source, created_at as seen_at from contacts
+    union all
+    select customer_key, 'crm', created_at from {{ ref('int_tickets_resolved') }}
+    union all
+    select customer_key, 'pos', ordered_at from {{ ref('orders') }}
+    union all
+    select customer_key, 'web', started_at from {{ ref('web_sessions') }}
+    union all
+    select customer_key, 'crm', occurred_at from {{ ref('int_email_events_resolved') }}
+),
+
+seen as (
+    select
+        customer_key,
+        min(seen_at) as first_seen_at,
+        max(seen_at) as last_seen_at,
+        string_agg(distinct source, ',' order by source) as sources
+    from activity
+    where customer_key is not null
+    group by customer_key
 ),
 
 final as (
     select
-        md5('contact:' || contact_id) as customer_key,
-        contact_id,
-        first_name,
-        marketing_consent,
-        created_at as first_seen_at
-    from contacts
+        ---------- ids
+        identifier_summary.customer_key,
+        latest_contact.contact_id,
+        coalesce(latest_contact.email_hash, identifier_summary.any_email_hash) as email_hash,
+        coalesce(latest_contact.phone_hash, identifier_summary.any_phone_hash) as phone_hash,
+        coalesce(latest_contact.loyalty_id, identifier_summary.any_loyalty_id) as loyalty_id,
+        ---------- personal data, kept only for customers who consented to marketing
+        case when latest_contact.marketing_consent then latest_contact.email end as email,
+        case when latest_contact.marketing_consent then latest_contact.first_name end as first_name,
+        coalesce(latest_contact.marketing_consent, false) as marketing_consent,
+        ---------- demographics
+        latest_contact.birth_year,
+        coalesce(latest_contact.gender, 'unknown') as gender,
+        latest_contact.city,
+        latest_contact.postal_code,
+        latest_contact.country,
+        ---------- numerics
+        identifier_summary.contacts,
+        identifier_summary.cookies,
+        ---------- sources and timestamps
+        seen.sources,
+        seen.first_seen_at,
+        seen.last_seen_at
+    from identifier_summary
+    left join latest_contact on identifier_summary.customer_key = latest_contact.customer_key
+    left join seen on identifier_summary.customer_key = seen.customer_key
 )
 
 select * from final

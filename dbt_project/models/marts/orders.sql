@@ -1,43 +1,36 @@
 with
 
-order_lines as (
-    select * from {{ ref('stg_pos__order_lines') }}
-),
-
-contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
-),
-
 orders as (
-    select
-        order_id,
-        min(ordered_at) as ordered_at,
-        min(order_date) as order_date,
-        any_value(channel) as channel,
-        any_value(customer_id) as customer_id,
-        any_value(loyalty_id) as loyalty_id,
-        sum(gross_amount) as gross_revenue,
-        sum(discount_amount) as discount_amount,
-        sum(gross_amount) - sum(discount_amount) as net_revenue,
-        bool_and(is_return) as is_return
-    from order_lines
-    group by order_id
+    select * from {{ ref('int_orders_aggregated') }}
+),
+
+order_customers as (
+    select identifier_value as order_id, customer_key
+    from {{ ref('int_identity_components') }}
+    where identifier_type = 'order_id'
 ),
 
 final as (
     select
+        ---------- ids
         orders.order_id,
-        md5('contact:' || coalesce(orders.customer_id, by_loyalty.contact_id)) as customer_key,
-        orders.ordered_at,
-        orders.order_date,
+        order_customers.customer_key,
+        orders.store_id,
+        ---------- properties
         orders.channel,
+        orders.is_return,
+        ---------- numerics
+        orders.lines,
+        orders.returned_lines,
+        orders.items,
         orders.gross_revenue,
         orders.discount_amount,
         orders.net_revenue,
-        orders.is_return
+        ---------- timestamps
+        orders.ordered_at,
+        orders.order_date
     from orders
-    left join contacts as by_loyalty
-        on orders.customer_id is null and orders.loyalty_id = by_loyalty.loyalty_id
+    left join order_customers on orders.order_id = order_customers.order_id
 )
 
 select * from final

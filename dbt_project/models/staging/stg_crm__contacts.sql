@@ -8,22 +8,50 @@ latest as (
     -- a contact appears in every daily drop that changed it: keep its latest version
     select *
     from source
-    qualify row_number() over (partition by contact_id order by updated_at desc, _source_row desc) = 1
+    qualify row_number() over (
+        partition by trim(contact_id)
+        order by updated_at desc, _loaded_at desc, _source_row desc
+    ) = 1
+),
+
+normalised as (
+    select
+        *,
+        nullif(lower(trim(email)), '') as email_normalised,
+        {{ normalise_phone('phone') }} as phone_normalised
+    from latest
 ),
 
 renamed as (
     select
         ---------- ids
-        contact_id,
+        trim(contact_id) as contact_id,
         nullif(trim(loyalty_id), '') as loyalty_id,
-        nullif(lower(trim(email)), '') as email,
-        ---------- properties
-        first_name,
+        {{ hash_pii('email_normalised') }} as email_hash,
+        {{ hash_pii('phone_normalised') }} as phone_hash,
+        ---------- personal data (only published for consented customers)
+        email_normalised as email,
+        nullif(trim(first_name), '') as first_name,
+        ---------- demographics
+        birth_date,
+        year(birth_date) as birth_year,
+        case
+            when lower(trim(gender)) in ('f', 'female', 'w', 'woman', 'weiblich', 'femme') then 'female'
+            when lower(trim(gender)) in ('m', 'male', 'man', 'männlich', 'homme') then 'male'
+            when nullif(trim(gender), '') is null then 'unknown'
+            else 'other'
+        end as gender,
+        nullif(trim(city), '') as city,
+        nullif(upper(replace(trim(postal_code), ' ', '')), '') as postal_code,
+        nullif(upper(trim(country)), '') as country,
+        ---------- flags
         coalesce(marketing_consent, false) as marketing_consent,
         ---------- timestamps
         created_at,
-        updated_at
-    from latest
+        updated_at,
+        ---------- lineage
+        _loaded_at
+    from normalised
 )
 
 select * from renamed

@@ -1,3 +1,5 @@
+-- No deduplication here: the incremental int_order_lines_deduplicated keys lines by order and
+-- line number, so the daily run reads only the new day's rows through this view.
 with
 
 source as (
@@ -7,25 +9,30 @@ source as (
 renamed as (
     select
         ---------- ids
-        order_id,
+        trim(order_id) as order_id,
         line_number,
         nullif(trim(customer_id), '') as customer_id,
         nullif(trim(loyalty_id), '') as loyalty_id,
-        nullif(lower(trim(email)), '') as email,
+        {{ hash_pii("nullif(lower(trim(email)), '')") }} as email_hash,
+        {{ hash_pii(normalise_phone('phone')) }} as phone_hash,
+        nullif(trim(store_id), '') as store_id,
+        trim(sku) as sku,
         ---------- properties
-        channel,
-        store_id,
-        sku,
-        category_code,
+        lower(trim(channel)) as channel,
+        lower(trim(category_code)) as category_code,
         ---------- numerics
         quantity,
         unit_price,
         coalesce(discount_amount, 0) as discount_amount,
         quantity * unit_price as gross_amount,
+        quantity * unit_price - coalesce(discount_amount, 0) as net_amount,
         quantity < 0 as is_return,
         ---------- timestamps
         ordered_at,
-        cast(ordered_at as date) as order_date
+        cast(ordered_at as date) as order_date,
+        ---------- lineage
+        _source_row,
+        _loaded_at
     from source
 )
 

@@ -1,0 +1,80 @@
+{#- Guard rail of identity resolution: a shareable identifier (email, phone, loyalty card, browser
+    cookie) seen with more distinct people than allowed is not used to merge anybody. People are
+    counted as the distinct identifiers of another person-level type (contact ids, emails, phones,
+    loyalty cards) it appears with, directly or on the same order. -#}
+{%- set thresholds = var('identity_max_people_per_identifier') %}
+
+with
+
+edges as (
+    select * from {{ ref('int_identity_edges') }}
+),
+
+both_directions as (
+    select identifier_type as node_type, identifier_value as node_value,
+           linked_identifier_type as neighbour_type, linked_identifier_value as neighbour_value
+    from edges
+    union
+    select linked_identifier_type, linked_identifier_value, identifier_type, identifier_value
+    from edges
+),
+
+reachable as (
+    -- neighbours, and the neighbours of the orders an identifier appears on
+    select node_type, node_value, neighbour_type, neighbour_value
+    from both_directions
+    union
+    select direct.node_type, direct.node_value, via_order.neighbour_type, via_order.neighbour_value
+    from both_directions as direct
+    inner join both_directions as via_order
+        on direct.neighbour_type = 'order_id'
+        and via_order.node_type = 'order_id'
+        and via_order.node_value = direct.neighbour_value
+),
+
+people_per_type as (
+    select
+        node_type,
+        node_value,
+        neighbour_type,
+        count(distinct neighbour_value) as linked_people
+    from reachable
+    where node_type in ('email', 'phone', 'loyalty_id', 'cookie')
+        and neighbour_type in ('contact_id', 'email', 'phone', 'loyalty_id')
+        and neighbour_type != node_type
+    group by node_type, node_value, neighbour_type
+),
+
+strongest_evidence as (
+    select *
+    from people_per_type
+    qualify row_number() over (
+        partition by node_type, node_value order by linked_people desc, neighbour_type
+    ) = 1
+),
+
+thresholds as (
+    select * from (
+        values
+        {%- for identifier_type, max_people in thresholds.items() %}
+            ('{{ identifier_type }}', {{ max_people }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as t(identifier_type, max_people)
+),
+
+final as (
+    select
+        strongest_evidence.node_type as identifier_type,
+        strongest_evidence.node_value as identifier_value,
+        strongest_evidence.linked_people,
+        thresholds.max_people,
+        'linked to ' || strongest_evidence.linked_people || ' distinct '
+            || strongest_evidence.neighbour_type || ' values (at most '
+            || thresholds.max_people || ' people per ' || strongest_evidence.node_type
+            || ' allowed)' as reason
+    from strongest_evidence
+    inner join thresholds on strongest_evidence.node_type = thresholds.identifier_type
+    where strongest_evidence.linked_people > thresholds.max_people
+)
+
+select * from final

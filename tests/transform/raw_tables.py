@@ -1,0 +1,74 @@
+"""The raw tables as the ingest stage creates them (contract columns plus lineage), for fixtures."""
+
+from __future__ import annotations
+
+import duckdb
+
+LINEAGE = "_partition_date date, _source_file varchar, _source_row integer, _loaded_at timestamp"
+
+RAW_TABLES: dict[str, str] = {
+    "crm_contacts": (
+        "contact_id varchar, email varchar, phone varchar, first_name varchar, last_name varchar, "
+        "birth_date date, gender varchar, city varchar, postal_code varchar, country varchar, "
+        "loyalty_id varchar, marketing_consent boolean, created_at timestamp, updated_at timestamp"
+    ),
+    "crm_tickets": (
+        "ticket_id varchar, contact_id varchar, email varchar, created_at timestamp, "
+        "category varchar, satisfaction_score integer, status varchar"
+    ),
+    "crm_email_events": (
+        "email varchar, contact_id varchar, campaign_id varchar, event_type varchar, "
+        "occurred_at timestamp"
+    ),
+    "pos_order_lines": (
+        "order_id varchar, line_number integer, ordered_at timestamp, channel varchar, "
+        "store_id varchar, customer_id varchar, loyalty_id varchar, email varchar, phone varchar, "
+        "sku varchar, category_code varchar, quantity integer, unit_price double, "
+        "discount_amount double"
+    ),
+    "web_events": (
+        "event_timestamp timestamp, event_name varchar, user_pseudo_id varchar, user_id varchar, "
+        "session_id varchar, page_location varchar, sku varchar, category_code varchar, "
+        "transaction_id varchar, value double, device_category varchar"
+    ),
+}
+
+CATEGORIES = [
+    ("coffee", "Coffee drinks", "Coffee lovers"),
+    ("tea", "Tea and infusions", "Tea drinkers"),
+    ("pastry", "Pastries and cakes", "Pastry fans"),
+    ("beans", "Coffee beans and ground coffee", "Home brewers"),
+]
+
+
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every raw table, empty, as ingestion leaves them when a source is absent."""
+    con.execute("create schema if not exists raw")
+    for table, columns in RAW_TABLES.items():
+        con.execute(f"create table if not exists raw.{table} ({columns}, {LINEAGE})")
+    con.execute(
+        "create table if not exists raw.product_categories "
+        "(code varchar, name varchar, preference_segment varchar)"
+    )
+    if not con.execute("select count(*) from raw.product_categories").fetchone()[0]:
+        con.executemany("insert into raw.product_categories values (?, ?, ?)", CATEGORIES)
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: list[dict[str, object]],
+    *,
+    partition_date: str,
+    loaded_at: str,
+) -> None:
+    """Append rows (missing columns null) with lineage as the loader writes it."""
+    columns = [c.split()[0] for c in RAW_TABLES[table].split(", ")]
+    for number, row in enumerate(rows, start=1):
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"raw.{table} has no column(s) {sorted(unknown)}")
+        values = [row.get(c) for c in columns]
+        values += [partition_date, f"{table}_{partition_date}.csv", number, loaded_at]
+        placeholders = ", ".join("?" for _ in values)
+        con.execute(f"insert into raw.{table} values ({placeholders})", values)
