@@ -1,0 +1,327 @@
+"""Loading landed days into `raw.*`: usable without Dagster (`load_days`), by tests and benchmarks.
+
+For a source and a set of landing days, every entity's files over all the days are read, mapped
+and checked in one go, then written in one transaction that first deletes exactly those days:
+re-loading days replaces them and never duplicates.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.ingest.catalog import load_categories
+from pipelines.ingest.mapping import EntityMapping, load_source_mappings
+from pipelines.ingest.readers import IngestFileError, file_format, read_file
+from pipelines.ingest.rows import POLARS_TYPES, row_problems, to_canonical
+from pipelines.ingest.schema import (
+    ENTITIES,
+    REASONS,
+    Entity,
+    entities_of,
+    quarantine_ddl,
+    table_ddl,
+)
+from pipelines.settings import get_paths
+
+
+class IngestError(RuntimeError):
+    """A load that must not be committed (e.g. rows that neither loaded nor were quarantined)."""
+
+
+@dataclass
+class FileReport:
+    file: str
+    entity: str
+    partition_date: date
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+@dataclass
+class EntityReport:
+    source: str
+    entity: str
+    mapping: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.source}_{self.entity}"
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.quarantined_by_reason.values())
+
+
+@dataclass
+class LoadReport:
+    source: str
+    days: list[date]
+    entities: dict[str, EntityReport] = field(default_factory=dict)
+    files_ignored: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(e.rows_read for e in self.entities.values())
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(e.rows_loaded for e in self.entities.values())
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(e.rows_quarantined for e in self.entities.values())
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every raw table exists, even for a source that never landed: downstream reads them all."""
+    con.execute("create schema if not exists raw")
+    for entity in ENTITIES.values():
+        con.execute(table_ddl(entity))
+    con.execute(quarantine_ddl())
+
+
+def find_files(
+    incoming_dir: Path, source: str, days: Iterable[date], mappings: dict[str, EntityMapping]
+) -> tuple[dict[str, list[tuple[date, Path]]], list[str]]:
+    """The files of each entity in the days' landing folders, and the files no mapping claims."""
+    found: dict[str, list[tuple[date, Path]]] = {name: [] for name in mappings}
+    ignored: list[str] = []
+    for day in sorted(days):
+        folder = incoming_dir / source / day.isoformat()
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith((".", "_")) or not path.is_file():
+                continue
+            entity = next(
+                (n for n, m in mappings.items() if fnmatch.fnmatch(path.name, m.files)), None
+            )
+            if entity is None:
+                ignored.append(str(path))
+                continue
+            file_format(path)  # an entity's file with an unknown extension fails the load here
+            found[entity].append((day, path))
+    return found, ignored
+
+
+def _read_entity(
+    files: Sequence[tuple[date, Path]], mapping: EntityMapping, incoming_dir: Path
+) -> pl.DataFrame:
+    frames = []
+    for day, path in files:
+        frame = read_file(path, mapping)
+        frames.append(
+            frame.with_columns(
+                pl.lit(day, pl.Date).alias("_partition_date"),
+                pl.lit(path.relative_to(incoming_dir).as_posix()).alias("_source_file"),
+            )
+        )
+    schema = {name: pl.String for name in mapping.vendor_fields}
+    empty = pl.DataFrame(
+        schema={
+            **schema,
+            "_source_row": pl.Int64,
+            "_malformed": pl.String,
+            "_original_values": pl.String,
+            "_partition_date": pl.Date,
+            "_source_file": pl.String,
+        }
+    )
+    return pl.concat([empty, *frames], how="diagonal_relaxed")
+
+
+def _already_loaded(
+    con: duckdb.DuckDBPyConnection, entity: Entity, clean: pl.DataFrame, days: list[date]
+) -> pl.Series:
+    """Row ids of `clean` whose values equal a row loaded earlier for another day."""
+    if clean.is_empty():
+        return pl.Series("_row_id", [], pl.UInt32)
+    columns = entity.column_names
+    on = " and ".join(f"c.{c} is not distinct from r.{c}" for c in columns)
+    con.register("candidate_rows", clean.select("_row_id", *columns))
+    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
+    try:
+        found = con.sql(
+            f"""
+            select c._row_id
+            from candidate_rows c
+            semi join (
+                select * from raw.{entity.table}
+                where _partition_date not in (select day from load_days)
+            ) r on {on}
+            """
+        ).pl()
+    finally:
+        con.unregister("candidate_rows")
+        con.unregister("load_days")
+    return found["_row_id"]
+
+
+def check_entity(
+    con: duckdb.DuckDBPyConnection,
+    raw_rows: pl.DataFrame,
+    mapping: EntityMapping,
+    days: list[date],
+    category_codes: Iterable[str],
+    contact_ids: pl.Series | None,
+) -> pl.DataFrame:
+    """Canonical typed rows with `_reason`/`_detail` (null for rows that load)."""
+    entity = mapping.entity
+    rows = to_canonical(raw_rows, mapping)
+    rows = row_problems(rows, entity, set(category_codes), contact_ids).with_row_index("_row_id")
+    clean = rows.filter(pl.col("_reason").is_null())
+    # the first copy of identical rows loads; later copies in this load are duplicates
+    repeated = clean.filter(~pl.struct(entity.column_names).is_first_distinct())["_row_id"]
+    earlier = _already_loaded(con, entity, clean, days)
+    duplicate = pl.col("_row_id").is_in(pl.concat([repeated, earlier]).implode())
+    return rows.with_columns(
+        pl.when(duplicate)
+        .then(pl.lit("duplicate_row"))
+        .otherwise(pl.col("_reason"))
+        .alias("_reason"),
+        pl.when(duplicate)
+        .then(pl.lit("identical to a row loaded before (same values in every column)"))
+        .otherwise(pl.col("_detail"))
+        .alias("_detail"),
+    )
+
+
+def _contact_ids(con: duckdb.DuckDBPyConnection) -> pl.Series | None:
+    ids = con.sql("select distinct contact_id from raw.crm_contacts").pl()["contact_id"]
+    # without any CRM contacts there is nothing to check customer ids against
+    return ids if len(ids) else None
+
+
+def _report(
+    source: str,
+    mapping: EntityMapping,
+    files: Sequence[tuple[date, Path]],
+    checked: pl.DataFrame,
+    incoming_dir: Path,
+) -> EntityReport:
+    report = EntityReport(source, mapping.entity.name, mapping.mapping_name)
+    per_file = checked.group_by("_source_file").agg(
+        pl.len().alias("read"), pl.col("_reason").is_null().sum().alias("loaded")
+    )
+    counts = {r["_source_file"]: (r["read"], r["loaded"]) for r in per_file.iter_rows(named=True)}
+    for day, path in files:
+        name = path.relative_to(incoming_dir).as_posix()
+        read, loaded = counts.get(name, (0, 0))
+        report.files.append(FileReport(name, mapping.entity.name, day, read, loaded, read - loaded))
+    report.rows_read = checked.height
+    report.rows_loaded = checked.filter(pl.col("_reason").is_null()).height
+    by_reason = Counter(checked["_reason"].drop_nulls().to_list())
+    report.quarantined_by_reason = {r: by_reason[r] for r in REASONS if by_reason[r]}
+    return report
+
+
+def load_days(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    days: Iterable[date],
+    incoming_dir: Path | None = None,
+    mappings: dict[str, EntityMapping] | None = None,
+) -> LoadReport:
+    """Load every entity of `source` for `days` into `raw.<source>_<entity>` and `raw.quarantine`.
+
+    Those days' earlier rows are replaced in one transaction. Raises IngestFileError for a file
+    that cannot be loaded (nothing is written then) and IngestError if rows would be lost.
+    """
+    days = sorted(set(days))
+    incoming_dir = incoming_dir or get_paths().incoming
+    mappings = mappings or load_source_mappings(source)
+    ensure_tables(con)
+    report = LoadReport(source, days)
+    files, report.files_ignored = find_files(incoming_dir, source, days, mappings)
+    codes = load_categories()["code"].to_list()
+    contact_ids = _contact_ids(con) if source == "pos" else None
+    checked: dict[str, pl.DataFrame] = {}
+    for entity in entities_of(source):
+        mapping = mappings[entity.name]
+        raw_rows = _read_entity(files[entity.name], mapping, incoming_dir)
+        checked[entity.name] = check_entity(con, raw_rows, mapping, days, codes, contact_ids)
+        entity_report = _report(
+            source, mapping, files[entity.name], checked[entity.name], incoming_dir
+        )
+        if entity_report.rows_read != raw_rows.height or (
+            entity_report.rows_loaded + entity_report.rows_quarantined != raw_rows.height
+        ):
+            raise IngestError(
+                f"{source}/{entity.name}: {raw_rows.height} rows read but "
+                f"{entity_report.rows_loaded} loaded + {entity_report.rows_quarantined} quarantined"
+            )
+        report.entities[entity.name] = entity_report
+    _write(con, source, days, checked)
+    return report
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, source: str, days: list[date], checked: dict[str, pl.DataFrame]
+) -> None:
+    loaded_at = datetime.now().replace(microsecond=0)
+    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
+    con.execute("begin transaction")
+    try:
+        for name, rows in checked.items():
+            entity = ENTITIES[(source, name)]
+            good = rows.filter(pl.col("_reason").is_null()).select(
+                *(pl.col(c.name).cast(POLARS_TYPES[c.type]) for c in entity.columns),
+                pl.col("_partition_date"),
+                pl.col("_source_file"),
+                pl.col("_source_row"),
+                pl.lit(loaded_at).alias("_loaded_at"),
+            )
+            bad = rows.filter(pl.col("_reason").is_not_null()).select(
+                pl.lit(source).alias("source"),
+                pl.lit(name).alias("entity"),
+                pl.col("_partition_date").alias("partition_date"),
+                pl.col("_source_file").alias("source_file"),
+                pl.col("_source_row").alias("source_row"),
+                pl.col("_reason").alias("reason"),
+                pl.col("_detail").alias("detail"),
+                pl.col("_original_values").alias("original_values"),
+                pl.lit(loaded_at).alias("loaded_at"),
+            )
+            con.execute(
+                f"delete from raw.{entity.table} where _partition_date in (select day from load_days)"
+            )
+            con.execute(
+                "delete from raw.quarantine where source = ? and entity = ? "
+                "and partition_date in (select day from load_days)",
+                [source, name],
+            )
+            con.register("rows_to_load", good)
+            con.execute(f"insert into raw.{entity.table} by name select * from rows_to_load")
+            con.register("rows_to_quarantine", bad)
+            con.execute("insert into raw.quarantine by name select * from rows_to_quarantine")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for view in ("load_days", "rows_to_load", "rows_to_quarantine"):
+            con.unregister(view)
+
+
+__all__ = [
+    "EntityReport",
+    "FileReport",
+    "IngestError",
+    "IngestFileError",
+    "LoadReport",
+    "ensure_tables",
+    "load_days",
+]
