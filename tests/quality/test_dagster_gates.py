@@ -146,3 +146,38 @@ def test_the_definitions_wire_two_checks_per_table_and_two_sensors() -> None:
         alert_on_run_failure.name,
         alert_on_warnings.name,
     }
+
+
+def test_a_warning_alerts_without_blocking(
+    tmp_path: Path, instance, alert_env, webhook, mailbox
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    last_day = write_order_lines(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update raw.pos_order_lines set quantity = 500 where _partition_date = ? and _source_row = 1",
+            [last_day],
+        )
+    result = run_gate(warehouse, instance)
+    assert result.success and published(warehouse)
+    run = instance.get_run_by_id(result.run_id)
+    success = next(
+        e
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.PIPELINE_SUCCESS
+    )
+
+    context = dg.build_run_status_sensor_context(
+        sensor_name=alert_on_warnings.name,
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=success.dagster_event,
+    )
+    alert_on_warnings(context)
+
+    (posted,) = webhook.received
+    assert posted["alert"]["check"] == WARNINGS and posted["alert"]["severity"] == "WARN"
+    (failure,) = posted["alert"]["failed_expectations"]
+    assert failure["expectation"] == "expect_column_values_to_be_between(quantity)"
+    assert failure["sample_unexpected_values"] == [500]
+    assert len(mailbox.messages) == 1
