@@ -73,8 +73,9 @@ def raw_volume_outcomes(
     source, entity = RAW_ENTITIES[table]
     has_quarantine = table_exists(con, "raw.quarantine")
     quarantine_counts = (
+        # a re-sent file's rows are quarantined as duplicate_row: harmless, so not counted
         "select partition_date as day, count(*) as quarantined from raw.quarantine "
-        "where source = $source and entity = $entity group by 1"
+        "where source = $source and entity = $entity and reason != 'duplicate_row' group by 1"
         if has_quarantine
         else "select null::date as day, 0 as quarantined where false"
     )
