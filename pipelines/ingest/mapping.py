@@ -266,6 +266,12 @@ def load_mapping_file(path: Path, source: str) -> dict[str, EntityMapping]:
     entities = document.get("entities") if isinstance(document, dict) else None
     if not isinstance(entities, dict) or not entities:
         raise MappingError(f"{path}: expected a top-level 'entities:' mapping entity names")
+    declared = document.get("source")
+    if declared is not None and declared != source:
+        raise MappingError(
+            f"{path}: this mapping is for source '{declared}' but is selected for '{source}' "
+            f"in the sources file; expected a mapping for {source}"
+        )
     names = {e.name for e in entities_of(source)}
     result = {}
     for name, spec in entities.items():

@@ -14,6 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,8 @@ def _as_text(value: Any) -> str | None:
         return value
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -346,23 +349,64 @@ def read_parquet(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     """A Parquet file: flat columns become text; nested fields are read like JSON paths."""
     try:
         table = pq.read_table(path)
+        frame = pl.from_arrow(table)
     except (OSError, pa.ArrowException) as exc:
         raise IngestFileError(f"{path}: cannot be read as Parquet ({exc})") from exc
-    records = table.to_pylist()
+    assert isinstance(frame, pl.DataFrame)
     fields = mapping.vendor_fields
-    present = {n for n in fields if any(_field_present(r, n) for r in records[:1000])}
-    if records:
-        _missing_required(path, present | set(table.column_names), mapping)
-    columns: dict[str, list[str | None]] = {name: [] for name in fields}
-    originals = []
-    for record in records:
-        for name, value in extract_fields(record, fields).items():
-            columns[name].append(value)
-        originals.append(json.dumps(record, ensure_ascii=False, default=str))
-    return _frame(columns, len(records)).with_columns(
-        pl.Series("_source_row", range(1, len(records) + 1), dtype=pl.Int64),
-        pl.lit(None, pl.String).alias("_malformed"),
-        pl.Series("_original_values", originals, dtype=pl.String),
+    flat = {n for n, t in frame.schema.items() if not t.is_nested()}
+    nested_paths = [n for n in fields if n not in frame.columns]
+    records = (
+        frame.select([n for n in frame.columns if n not in flat]).to_dicts()
+        if nested_paths and frame.height
+        else []
+    )
+    present = set(frame.columns) | {
+        n for n in nested_paths if any(_field_present(r, n) for r in records[:1000])
+    }
+    if frame.height:
+        _missing_required(path, present, mapping)
+    columns = {
+        n: frame[n].cast(pl.String)
+        if n in flat
+        else frame[n]
+        .to_frame()
+        .select(pl.col(n).struct.json_encode() if frame.schema[n] == pl.Struct else pl.col(n))
+        .to_series()
+        .cast(pl.String, strict=False)
+        for n in fields
+        if n in frame.columns
+    }
+    for name in nested_paths:
+        columns[name] = (
+            pl.Series(name, [extract_fields(r, [name])[name] for r in records], dtype=pl.String)
+            if records
+            else pl.Series(name, [None] * frame.height, dtype=pl.String)
+        )
+    originals = (
+        frame.select(
+            pl.struct(
+                [pl.col(n).cast(pl.String) for n in flat]
+                + [pl.col(n) for n in frame.columns if n not in flat]
+            )
+            .struct.json_encode()
+            .alias("_original_values")
+        )["_original_values"]
+        if frame.width
+        else pl.Series([], dtype=pl.String)
+    )
+    return (
+        pl.DataFrame(list(columns.values())).with_columns(
+            pl.Series("_source_row", range(1, frame.height + 1), dtype=pl.Int64),
+            pl.lit(None, pl.String).alias("_malformed"),
+            originals.alias("_original_values"),
+        )
+        if columns
+        else _frame({}, frame.height).with_columns(
+            pl.Series("_source_row", range(1, frame.height + 1), dtype=pl.Int64),
+            pl.lit(None, pl.String).alias("_malformed"),
+            originals.alias("_original_values"),
+        )
     )
 
 

@@ -93,7 +93,8 @@ def _parse_number(text: pl.Expr, rule: ColumnRule, present: Collection[str]) -> 
     if rule.absolute:
         number = number.abs()
     if rule.scale is not None:
-        number = number * rule.scale
+        # rounded so that 380 cents * 0.01 is 3.8, not 3.8000000000000003
+        number = (number * rule.scale).round(9)
     if rule.divide_by:
         divisor = _vendor(rule.divide_by, present)
         if rule.strip_currency:
