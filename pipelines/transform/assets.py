@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -12,8 +13,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipelines.resources import WAREHOUSE_POOL
+from pipelines.transform.build_args import dbt_build_args
 from pipelines.transform.project import dbt_project
 
 
@@ -34,6 +37,21 @@ class WarehouseTranslator(DagsterDbtTranslator):
 translator = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class TransformConfig(dg.Config):
+    """Run config of the dbt step (Launchpad: ops.warehouse_models.config)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the incremental models (order/event stores, identity links, feature "
+        "history) from all raw rows instead of processing only the rows loaded since the last run.",
+    )
+    features_as_of_date: str | None = Field(
+        default=None,
+        description="Pin the latest feature snapshot to this day (YYYY-MM-DD); default: the day "
+        "after the newest activity.",
+    )
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
@@ -41,9 +59,14 @@ translator = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_as
     pool=WAREHOUSE_POOL,
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    duckdb: DuckDBResource,
+    config: TransformConfig,
 ) -> Iterator[Any]:
     """Build the selected dbt models and run their tests against the warehouse file."""
     # dbt runs in a subprocess that reads the warehouse path from its profile's env_var
     os.environ["WAREHOUSE_PATH"] = duckdb.database
-    yield from dbt.cli(["build"], context=context).stream()
+    as_of = date.fromisoformat(config.features_as_of_date) if config.features_as_of_date else None
+    args = dbt_build_args(full_refresh=config.full_refresh, features_as_of_date=as_of)
+    yield from dbt.cli(args, context=context).stream()

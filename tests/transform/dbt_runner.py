@@ -1,0 +1,40 @@
+"""Run the real dbt project against a test warehouse, keeping dbt's files out of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def run_dbt(warehouse: Path, work_dir: Path, args: list[str]) -> dict[str, Any]:
+    """`dbt <args>` on `warehouse`; returns run_results.json, fails the test with dbt's output."""
+    env = {
+        **os.environ,
+        "WAREHOUSE_PATH": str(warehouse),
+        # the project's own target/ holds the manifest Dagster loads: tests write elsewhere
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    completed = subprocess.run(
+        [str(DBT), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if completed.returncode != 0:
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed on {warehouse} (exit {completed.returncode}):\n"
+            f"{completed.stdout[-6000:]}\n{completed.stderr[-2000:]}"
+        )
+    return json.loads((work_dir / "target" / "run_results.json").read_text())
