@@ -313,7 +313,9 @@ def read_ndjson(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     originals: list[str] = []
     seen_fields: set[str] = set()
     number = 0
-    for line in text.splitlines():
+    # only \n ends a record: JSON text may hold other line separators such as U+2028
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         number += 1

@@ -1,0 +1,104 @@
+"""Property tests: random malformed CSV and NDJSON never crash the loader and never lose a row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import duckdb
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.ingest.loader import load_days
+from tests.ingest.conftest import CONTACTS_HEADER
+
+DAY = date(2025, 3, 4)
+EVENT_KEYS = ["event_timestamp", "event_name", "user_pseudo_id", "session_id", "user_id", "value",
+              "category_code", "sku"]  # fmt: skip
+GOOD_EVENT = {
+    "event_timestamp": "2025-03-04T10:00:00",
+    "event_name": "page_view",
+    "user_pseudo_id": "u1",
+    "session_id": "s1",
+}
+
+# text made of the characters that break CSV files: separators, quotes, line ends
+csv_text = st.text(alphabet='ab1-:T ,"\n\r\té;', max_size=12)
+csv_field = st.one_of(
+    csv_text,
+    st.sampled_from(["", "C1", "2025-03-04T09:00:00", "2025-13-40", "true", "maybe", "  "]),
+)
+csv_line = st.one_of(
+    # a line with a random number of fields, quoted properly
+    st.lists(csv_field, min_size=0, max_size=11).map(lambda fields: _csv_line(fields)),
+    # raw text written as is: stray quotes, partial lines
+    csv_text,
+)
+json_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8)
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+json_line = st.one_of(
+    st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=8).map(json.dumps),
+    st.builds(
+        lambda d: json.dumps({**GOOD_EVENT, **d}),
+        st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=3),
+    ),
+    json_value.map(json.dumps),
+    st.text(alphabet='{}[]":,ab1 \t', max_size=20),
+    st.just(""),
+)
+
+
+def _csv_line(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+def _load(source: str, name: str, data: bytes) -> tuple[int, int, int, int]:
+    """rows read per the report, rows in the raw tables, rows in quarantine, rows loaded+quarantined."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / source / DAY.isoformat()
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes(data)
+        with duckdb.connect() as con:
+            report = load_days(con, source, [DAY], Path(tmp))
+            table = "raw.crm_contacts" if source == "crm" else "raw.web_events"
+            in_table = con.execute(f"select count(*) from {table}").fetchone()[0]
+            in_quarantine = con.execute("select count(*) from raw.quarantine").fetchone()[0]
+    return report.rows_read, in_table, in_quarantine, report.rows_loaded + report.rows_quarantined
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(csv_line, max_size=12))
+def test_random_csv_never_crashes_and_never_loses_a_row(lines: list[str]) -> None:
+    text = CONTACTS_HEADER + "\n" + "\n".join(lines) + "\n"
+    expected_rows = sum(1 for record in csv.reader(io.StringIO(text, newline="")) if record) - 1
+
+    read, in_table, in_quarantine, accounted = _load("crm", "contacts.csv", text.encode("utf-8"))
+
+    assert read == expected_rows
+    assert in_table + in_quarantine == read == accounted
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(json_line, max_size=12))
+def test_random_ndjson_never_crashes_and_never_loses_a_row(lines: list[str]) -> None:
+    text = "\n".join([json.dumps(GOOD_EVENT), *lines]) + "\n"
+    expected_rows = sum(1 for line in text.split("\n") if line.strip())
+
+    read, in_table, in_quarantine, accounted = _load("web", "events.ndjson", text.encode("utf-8"))
+
+    assert read == expected_rows
+    assert in_table + in_quarantine == read == accounted
