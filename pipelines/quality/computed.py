@@ -134,6 +134,42 @@ def raw_volume_outcomes(
     ]
 
 
+def email_shape_outcome(
+    con: duckdb.DuckDBPyConnection, table: str, days: list[date], max_share: float = 0.05
+) -> Outcome:
+    """Emails that do not look like `local@domain` (GX has no regex for DuckDB, so it is SQL)."""
+    bad, filled = con.execute(
+        f"""
+        select count(*) filter (where not regexp_full_match(trim(email), '[^@\\s]+@[^@\\s]+')),
+               count(email)
+        from raw.{table} where _partition_date in (select unnest(?::date[]))
+        """,
+        [days],
+    ).fetchall()[0]
+    sample = [
+        r[0]
+        for r in con.execute(
+            f"""
+            select distinct email from raw.{table}
+            where _partition_date in (select unnest(?::date[]))
+              and not regexp_full_match(trim(email), '[^@\\s]+@[^@\\s]+')
+            limit 10
+            """,
+            [days],
+        ).fetchall()
+    ]
+    return Outcome(
+        expectation="email_values_look_like_addresses(email)",
+        severity="WARN",
+        success=not filled or bad / filled <= max_share,
+        observed_value={"malformed": bad, "with_email": filled},
+        unexpected_count=bad,
+        unexpected_percent=100 * bad / filled if filled else None,
+        unexpected_sample=sample,
+        detail=f"at most {max_share:.0%} of the filled emails may lack the local@domain shape (surrounding spaces allowed)",
+    )
+
+
 def order_line_outcomes(
     con: duckdb.DuckDBPyConnection, days: list[date], rules: RawRules
 ) -> list[Outcome]:

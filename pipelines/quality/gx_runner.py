@@ -134,8 +134,7 @@ def _outcome(result: Any) -> Outcome:
     kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
     severity = GX_SEVERITY.get(getattr(config.severity, "value", str(config.severity)), "ERROR")
     details = result.result or {}
-    exception = result.exception_info or {}
-    raised = exception.get("raised_exception") if isinstance(exception, dict) else False
+    raised, message = _exception(result.exception_info)
     sample = details.get("partial_unexpected_list") or []
     return Outcome(
         expectation=describe_expectation(config.type, kwargs),
@@ -145,8 +144,20 @@ def _outcome(result: Any) -> Outcome:
         unexpected_count=details.get("unexpected_count"),
         unexpected_percent=details.get("unexpected_percent"),
         unexpected_sample=list(sample),
-        detail=f"could not be evaluated: {exception.get('exception_message')}" if raised else "",
+        detail=f"could not be evaluated: {message}" if raised else "",
     )
+
+
+def _exception(info: Any) -> tuple[bool, str]:
+    """Whether evaluating the expectation raised, and the message (GX nests it per metric)."""
+    if not isinstance(info, dict):
+        return False, ""
+    if "raised_exception" in info:
+        return bool(info["raised_exception"]), str(info.get("exception_message") or "")
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return True, str(nested.get("exception_message") or "")
+    return False, ""
 
 
 def _latest_page(site: Path, suite_name: str) -> str:

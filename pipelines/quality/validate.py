@@ -120,6 +120,8 @@ def _slice_and_history(
         history = computed.raw_volume_outcomes(con, target.name, days, config.raw)
         if target.name == "pos_order_lines":
             history += computed.order_line_outcomes(con, days, config.raw)
+        if "email" in computed.table_columns(con, target.table):
+            history.append(computed.email_shape_outcome(con, target.name, days))
         if not days:
             scope = "no loaded day in the run's partitions"
         elif len(days) == 1:

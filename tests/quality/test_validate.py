@@ -152,3 +152,23 @@ def test_every_target_has_a_suite_in_the_gx_project(target: Target) -> None:
     from pipelines.quality.gx_runner import load_suite_json
 
     assert load_suite_json(target.suite)["name"] == target.suite
+
+
+def test_malformed_emails_warn_with_a_sample(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    last_day = write_order_lines(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update raw.pos_order_lines set email = case when _source_row <= 2 "
+            "then 'no-at-sign.example.com' else 'guest' || _source_row || '@example.com' end "
+            "where _partition_date = ?",
+            [last_day],
+        )
+
+    report = validate_target(POS, warehouse)
+
+    assert failed(report) == []
+    (email,) = report.failed("WARN")
+    assert email.expectation == "email_values_look_like_addresses(email)"
+    assert email.unexpected_count == 2
+    assert email.unexpected_sample == ["no-at-sign.example.com"]
