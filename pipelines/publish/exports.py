@@ -1,0 +1,187 @@
+"""Files for people and tools outside the warehouse: Parquet snapshots and email-tool CSVs.
+
+Everything for one as-of date is first written to a hidden staging folder next to the exports
+(`data/exports/.staging-<as_of>-<run>`), while the warehouse transaction is still open; only after
+the commit is the folder renamed to `data/exports/<as_of>/` and `data/exports/latest.json`
+replaced to point at it. A failed run therefore leaves the last good exports and pointer alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.publish.tables import PUBLISHED_TABLES, Publication
+
+LATEST_POINTER = "latest.json"
+EMAIL_FOLDER = "email"
+
+
+@dataclass(frozen=True)
+class StagedExports:
+    """An export folder written but not yet in place."""
+
+    staging: Path
+    target: Path
+    files: dict[str, int]  # relative path -> rows
+
+
+def segment_file_name(segment: str) -> str:
+    """A file-system-safe name for a segment: "Can't lose them" -> "cant-lose-them"."""
+    slug = re.sub(r"[^a-z0-9]+", "-", segment.lower().replace("'", "")).strip("-")
+    return slug or "segment"
+
+
+def _sql_string(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _write_snapshots(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+    files = {}
+    for table in PUBLISHED_TABLES:
+        target = folder / f"{table}.parquet"
+        con.execute(f"copy segments.{table} to {_sql_string(target)} (format parquet)")
+        files[target.name] = con.execute(f"select count(*) from segments.{table}").fetchone()[0]
+    return files
+
+
+def _write_email_lists(
+    con: duckdb.DuckDBPyConnection, folder: Path, segment_types: tuple[str, ...], as_of: date
+) -> dict[str, int]:
+    """One CSV per segment: consenting customers with an address, and a few figures to personalise."""
+    # the consent filter is applied once, here; every CSV is cut from this table
+    con.execute(
+        """
+        create or replace temp table publish_email_audience as
+        with latest_features as (
+            select * from marts.customer_features
+            where as_of_date <= $as_of
+            qualify row_number() over (partition by customer_key order by as_of_date desc) = 1
+        )
+        select
+            customers.email,
+            customers.first_name,
+            published.*,
+            latest_features.recency_days as days_since_last_order,
+            latest_features.frequency_365d as orders_last_365_days,
+            round(latest_features.monetary, 2) as lifetime_spend
+        from segments.customer_segments as published
+        inner join marts.customers as customers
+            on customers.customer_key = published.customer_key
+        left join latest_features on latest_features.customer_key = published.customer_key
+        where customers.marketing_consent is true
+            and nullif(trim(customers.email), '') is not null
+        """,
+        {"as_of": as_of},
+    )
+    files = {}
+    for segment_type in segment_types:
+        segments = [
+            r[0]
+            for r in con.execute(
+                "select distinct segment from segments.segment_kpis "
+                "where as_of_date = $as_of and segment_type = $segment_type order by segment",
+                {"as_of": as_of, "segment_type": segment_type},
+            ).fetchall()
+        ]
+        type_folder = folder / EMAIL_FOLDER / segment_type
+        type_folder.mkdir(parents=True)
+        used_names: set[str] = set()
+        for segment in segments:
+            name = base = segment_file_name(segment)
+            while name in used_names:  # two segment names that slug alike keep apart
+                name = f"{base}-{len(used_names)}"
+            used_names.add(name)
+            target = type_folder / f"{name}.csv"
+            query = f"""
+                select email, first_name, '{segment_type}' as segment_type,
+                       {segment_type}::varchar as segment, as_of_date, days_since_last_order,
+                       orders_last_365_days, lifetime_spend, round(clv_12m, 2) as predicted_value_12m,
+                       round(churn_probability, 3) as churn_probability
+                from publish_email_audience
+                where {segment_type}::varchar = $segment
+                order by email
+            """
+            con.execute(
+                f"copy ({query}) to {_sql_string(target)} (format csv, header true)",
+                {"segment": segment},
+            )
+            files[str(target.relative_to(folder))] = con.execute(
+                f"select count(*) from publish_email_audience where {segment_type}::varchar = $segment",
+                {"segment": segment},
+            ).fetchone()[0]
+    con.execute("drop table publish_email_audience")
+    return files
+
+
+def stage_exports(
+    con: duckdb.DuckDBPyConnection,
+    exports_dir: Path,
+    publication: Publication,
+    email_segment_types: tuple[str, ...],
+) -> StagedExports:
+    """Write this publication's Parquet snapshots and email CSVs to a staging folder."""
+    exports_dir.mkdir(parents=True, exist_ok=True)
+    as_of = publication.as_of_date.isoformat()
+    staging = exports_dir / f".staging-{as_of}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        files = _write_snapshots(con, staging)
+        email_types = tuple(t for t in email_segment_types if t in publication.segment_types)
+        files |= _write_email_lists(con, staging, email_types, publication.as_of_date)
+        manifest = {
+            "as_of_date": as_of,
+            "published_at": publication.published_at.isoformat(),
+            "run_id": publication.run_id,
+            "files": files,
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return StagedExports(staging=staging, target=exports_dir / as_of, files=files)
+
+
+def discard_exports(staged: StagedExports) -> None:
+    shutil.rmtree(staged.staging, ignore_errors=True)
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old or the new content, never half."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def move_exports_into_place(staged: StagedExports, publication: Publication) -> Path:
+    """Rename the staged folder to `<as_of>/` (replacing a re-published one) and repoint latest."""
+    retired = None
+    if staged.target.exists():
+        # directories cannot be swapped in one rename: park the old one, then delete it
+        retired = staged.target.with_name(f".retired-{staged.target.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(staged.target, retired)
+    os.rename(staged.staging, staged.target)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+    pointer = {
+        "as_of_date": publication.as_of_date.isoformat(),
+        "path": staged.target.name,
+        "published_at": publication.published_at.isoformat(),
+        "run_id": publication.run_id,
+    }
+    _replace_file(staged.target.parent / LATEST_POINTER, json.dumps(pointer, indent=2) + "\n")
+    return staged.target
+
+
+def latest_export(exports_dir: Path) -> dict[str, str] | None:
+    """The pointer to the last good export folder, or None before the first publication."""
+    pointer = exports_dir / LATEST_POINTER
+    return json.loads(pointer.read_text()) if pointer.exists() else None
