@@ -54,6 +54,7 @@ CONTACTS = [
         "email": " alice@example.COM ",
         "phone": "07700 900001",
         "first_name": "Alice",
+        "marketing_consent": True,
         "created_at": "2025-02-01 08:00:00",
         "updated_at": "2025-02-01 08:00:00",
     },

@@ -265,7 +265,7 @@ def test_personal_data_reaches_the_marts_only_for_consented_customers(con) -> No
             "select contact_id, email, first_name, marketing_consent, email_hash from marts.customers"
         ).fetchall()
     }
-    # Alice consented: her latest contact is the duplicate C3 (updated later), same email
+    # consent is read from the latest contact: Alice consented again on her newer duplicate C3
     alice = next(v for k, v in rows.items() if k in {"C1", "C3"})
     assert alice[:3] == ("alice@example.com", "Alice", True)
     assert rows["C2"][:3] == (None, None, False)
