@@ -6,6 +6,7 @@ or the features table, so they run as SQL where the data lives and report as `Ou
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -182,10 +183,11 @@ def order_line_outcomes(
                    avg(case when coalesce(customer_id, loyalty_id, email, phone) is not null
                        then 1.0 else 0.0 end) as identified_share,
                    avg(case when quantity < 0 then 1.0 else 0.0 end) as return_share,
-                   sum(quantity * unit_price - coalesce(discount_amount, 0)) as net_revenue
+                   sum(quantity * unit_price - coalesce(discount_amount, 0)) as net_revenue,
+                   count(*) as lines
             from raw.pos_order_lines group by 1
         )
-        select day, identified_share, return_share, net_revenue,
+        select day, identified_share, return_share, net_revenue, lines,
                median(identified_share) over (order by day {window}) as median_identified,
                count(*) over (order by day {window}) as history_days
         from daily order by day
@@ -194,7 +196,7 @@ def order_line_outcomes(
     in_scope = [r for r in rows if r[0] in set(days)]
     unidentified, returns = [], []
     observed: dict[str, dict[str, Any]] = {}
-    for day, identified, return_share, net, median_identified, history in in_scope:
+    for day, identified, return_share, net, lines, median_identified, history in in_scope:
         observed[str(day)] = {
             "identified_share": round(identified, 4),
             "return_share": round(return_share, 4),
@@ -202,7 +204,10 @@ def order_line_outcomes(
         }
         if history >= rules.row_count.min_history_days and median_identified is not None:
             observed[str(day)]["median_identified_share"] = round(median_identified, 4)
-            if identified < median_identified - rules.identified_share_max_drop:
+            drop = median_identified - identified
+            # 3 binomial standard errors: a small day's share wobbles without anything broken
+            noise = 3 * math.sqrt(median_identified * (1 - median_identified) / lines)
+            if drop > rules.identified_share_max_drop and drop > noise:
                 unidentified.append(
                     f"{day}: {identified:.1%} of lines identify a customer vs median {median_identified:.1%}"
                 )
@@ -219,8 +224,9 @@ def order_line_outcomes(
             unexpected_count=len(unidentified),
             unexpected_sample=unidentified,
             detail=(
-                "customer_id, loyalty_id, email or phone; may fall at most "
-                f"{rules.identified_share_max_drop:.0%} points below the recent median"
+                "customer_id, loyalty_id, email or phone; fails when it falls more than "
+                f"{rules.identified_share_max_drop:.0%} points and 3 standard errors below the "
+                "median of the previous days"
             ),
         ),
         Outcome(

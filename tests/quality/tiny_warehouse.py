@@ -31,11 +31,15 @@ def order_lines_sql(day: date, *, null_customer_share: float = 0.0, price_sign: 
 
 
 def write_order_lines(
-    path: Path, *, last_day_null_share: float = 0.0, last_day_sign: int = 1
+    path: Path,
+    *,
+    last_day_null_share: float = 0.0,
+    last_day_sign: int = 1,
+    usual_null_share: float = 0.0,
 ) -> date:
     """Seven ordinary days, then a last day as asked; returns the last day."""
     days = [FIRST_DAY + timedelta(days=n) for n in range(DAYS)]
-    parts = [order_lines_sql(d) for d in days[:-1]]
+    parts = [order_lines_sql(d, null_customer_share=usual_null_share) for d in days[:-1]]
     parts.append(
         order_lines_sql(days[-1], null_customer_share=last_day_null_share, price_sign=last_day_sign)
     )
