@@ -306,6 +306,76 @@ def _field_present(record: dict[str, Any], name: str) -> bool:
 def read_ndjson(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     """Newline-delimited JSON (optionally gzipped): one record per non-blank line."""
     text = _decode(path, _open_bytes(path), mapping.encoding)
+    try:
+        return _read_ndjson_polars(path, text, mapping)
+    except (pl.exceptions.PolarsError, _NotFlat):
+        return _read_ndjson_python(path, text, mapping)
+
+
+class _NotFlat(Exception):
+    """A field the fast path cannot turn into text (a nested value): read line by line instead."""
+
+
+def _path_expr(field: str, schema: pl.Schema) -> pl.Expr | None:
+    """A Polars expression for a field or path over the inferred schema; None when absent."""
+    parts = [(field, None)] if field in schema else _split_path(field)
+    expr: pl.Expr | None = None
+    dtype: Any = pl.Struct(schema)
+    for name, select in parts:
+        if not isinstance(dtype, pl.Struct):
+            return None
+        fields = {f.name: f.dtype for f in dtype.fields}
+        if name not in fields:
+            return None
+        expr = pl.col(name) if expr is None else expr.struct.field(name)
+        dtype = fields[name]
+        if select is None:
+            continue
+        if not isinstance(dtype, pl.List):
+            return None
+        if select.lstrip("-").isdigit():
+            expr = expr.list.get(int(select), null_on_oob=True)
+        else:
+            key, _, wanted = select.partition("=")
+            inner = dtype.inner
+            if not isinstance(inner, pl.Struct) or key not in {f.name for f in inner.fields}:
+                return None
+            expr = expr.list.eval(
+                pl.element().filter(pl.element().struct.field(key).cast(pl.String) == wanted)
+            ).list.first()
+        dtype = dtype.inner
+    if isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        raise _NotFlat(field)
+    if expr is None:
+        return None
+    return expr.cast(pl.String)
+
+
+def _read_ndjson_polars(path: Path, text: str, mapping: EntityMapping) -> pl.DataFrame:
+    """The fast path: Polars parses every line at once; any surprise falls back line by line."""
+    lines = [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
+    if not lines:
+        return _read_ndjson_python(path, text, mapping)
+    records = pl.read_ndjson(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
+    if records.height != len(lines):
+        raise _NotFlat("line count")
+    fields = mapping.vendor_fields
+    exprs = {name: _path_expr(name, records.schema) for name in fields}
+    _missing_required(path, [n for n, e in exprs.items() if e is not None], mapping)
+    columns = [
+        (expr if expr is not None else pl.lit(None, pl.String)).alias(name)
+        for name, expr in exprs.items()
+    ]
+    frame = records.select(columns) if columns else _frame({}, records.height)
+    return frame.with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_source_row"),
+        pl.lit(None, pl.String).alias("_malformed"),
+        pl.Series("_original_values", lines, dtype=pl.String),
+    )
+
+
+def _read_ndjson_python(path: Path, text: str, mapping: EntityMapping) -> pl.DataFrame:
+    """The careful path: line by line, so that a line that is not a JSON object is kept as such."""
     fields = mapping.vendor_fields
     columns: dict[str, list[str | None]] = {name: [] for name in fields}
     rows: list[int] = []

@@ -61,6 +61,20 @@ def _text(rule: ColumnRule, present: Collection[str]) -> pl.Expr:
     return _blank_to_null(text)
 
 
+# Most exports write ISO 8601 with a "T": parsed for every row; the other accepted layouts are
+# tried only on the rows that fail it (see `_reparse_failed_timestamps`), which is much faster.
+ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.f"
+
+
+def _parse_timestamp_fast(text: pl.Expr, rule: ColumnRule, column_type: str) -> pl.Expr:
+    if rule.unit or rule.format:
+        parsed = _parse_timestamp(text, rule)
+        return parsed.dt.date() if column_type == "date" else parsed
+    if column_type == "date":
+        return text.str.to_date("%Y-%m-%d", strict=False, exact=True)
+    return text.str.to_datetime(ISO_TIMESTAMP, strict=False, time_unit="us", exact=True)
+
+
 def _parse_timestamp(text: pl.Expr, rule: ColumnRule) -> pl.Expr:
     if rule.unit:
         unit = {"seconds": "s", "milliseconds": "ms", "microseconds": "us"}[rule.unit]
@@ -108,12 +122,10 @@ def _typed(entity: Entity, rule: ColumnRule, text: pl.Expr, present: Collection[
     column_type = entity.column(rule.canonical).type
     if column_type == "varchar":
         return text
-    if column_type == "timestamp":
-        return _parse_timestamp(text, rule)
-    if column_type == "date":
-        if rule.format:
-            return text.str.to_date(rule.format, strict=False, exact=True)
-        return _parse_timestamp(text, rule).dt.date()
+    if column_type == "date" and rule.format:
+        return text.str.to_date(rule.format, strict=False, exact=True)
+    if column_type in ("timestamp", "date"):
+        return _parse_timestamp_fast(text, rule, column_type)
     if column_type == "boolean":
         lowered = text.str.to_lowercase()
         return (
@@ -149,6 +161,7 @@ def to_canonical(frame: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
     out = frame.with_columns(texts).with_columns(
         [expr.alias(name) for expr, name in zip(typed, _named(entity, mapping), strict=True)]
     )
+    out = _reparse_failed_timestamps(out, mapping)
     for rule in mapping.rules:
         if rule.counter_within:
             # the n-th line of the same order in this file is its line number
@@ -166,6 +179,26 @@ def to_canonical(frame: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
         *LINEAGE,
     ]
     return out.select(keep)
+
+
+def _reparse_failed_timestamps(frame: pl.DataFrame, mapping: EntityMapping) -> pl.DataFrame:
+    """Rows whose timestamp is not plain ISO get every accepted layout (space, offset, date)."""
+    for rule in mapping.rules:
+        column_type = mapping.entity.column(rule.canonical).type
+        if column_type not in ("timestamp", "date") or rule.unit or rule.format:
+            continue
+        text = f"_text__{rule.canonical}"
+        failed = frame.select(
+            pl.arg_where(pl.col(text).is_not_null() & pl.col(rule.canonical).is_null())
+        ).to_series()
+        if failed.is_empty():
+            continue
+        parsed = _parse_timestamp(pl.col(text), rule)
+        if column_type == "date":
+            parsed = parsed.dt.date()
+        retried = frame[failed].select(parsed.alias(rule.canonical)).to_series()
+        frame = frame.with_columns(frame[rule.canonical].scatter(failed, retried))
+    return frame
 
 
 def _named(entity: Entity, mapping: EntityMapping) -> list[str]:
