@@ -101,6 +101,8 @@ def alert_for_finished_run(context: dg.RunStatusSensorContext) -> list[dict[str,
     description="One alert per failed check or step of a failed run (webhook, email, JSONL).",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    # `make run` executes in process: its runs carry no code location, so match every run
+    monitor_all_code_locations=True,
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert_for_finished_run(context)
@@ -112,6 +114,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     description="One alert per failed WARN check of a successful run (webhook, email, JSONL).",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    # `make run` executes in process: its runs carry no code location, so match every run
+    monitor_all_code_locations=True,
 )
 def alert_on_warnings(context: dg.RunStatusSensorContext) -> None:
     alert_for_finished_run(context)

@@ -181,3 +181,28 @@ def test_a_warning_alerts_without_blocking(
     assert failure["expectation"] == "expect_column_values_to_be_between(quantity)"
     assert failure["sample_unexpected_values"] == [500]
     assert len(mailbox.messages) == 1
+
+
+def test_one_daemon_tick_after_a_blocked_run_sends_its_alert_once(
+    tmp_path: Path, instance, alert_env, webhook, mailbox
+) -> None:
+    first_tick = alert_on_run_failure.evaluate_tick(dg.build_sensor_context(instance=instance))
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse, last_day_sign=-1)
+    result = run_gate(warehouse, instance)
+    assert not result.success
+
+    cursor = first_tick.cursor
+    for _tick in range(2):
+        tick = alert_on_run_failure.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=cursor)
+        )
+        cursor = tick.cursor
+
+    (posted,) = webhook.received
+    assert posted["alert"]["run_id"] == result.run_id
+    assert {f["expectation"] for f in posted["alert"]["failed_expectations"]} == {
+        "expect_column_values_to_be_between(unit_price)",
+        "returns_share_and_net_revenue_plausible",
+    }
+    assert len(mailbox.messages) == 1
