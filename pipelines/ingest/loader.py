@@ -19,7 +19,7 @@ import polars as pl
 
 from pipelines.ingest.catalog import load_categories
 from pipelines.ingest.mapping import EntityMapping, load_source_mappings
-from pipelines.ingest.readers import IngestFileError, file_format, read_file
+from pipelines.ingest.readers import IngestFileError, file_format, original_values_of, read_file
 from pipelines.ingest.rows import POLARS_TYPES, row_problems, to_canonical
 from pipelines.ingest.schema import (
     ENTITIES,
@@ -187,7 +187,7 @@ def check_entity(
     repeated = clean.filter(~pl.struct(entity.column_names).is_first_distinct())["_row_id"]
     earlier = _already_loaded(con, entity, clean, days)
     duplicate = pl.col("_row_id").is_in(pl.concat([repeated, earlier]).implode())
-    return rows.with_columns(
+    rows = rows.with_columns(
         pl.when(duplicate)
         .then(pl.lit("duplicate_row"))
         .otherwise(pl.col("_reason"))
@@ -197,6 +197,14 @@ def check_entity(
         .otherwise(pl.col("_detail"))
         .alias("_detail"),
     )
+    # rows keep their position through the checks: `_row_id` indexes `raw_rows` too
+    needs_original = rows.select(
+        pl.arg_where(pl.col("_reason").is_not_null() & pl.col("_original_values").is_null())
+    ).to_series()
+    if needs_original.is_empty():
+        return rows
+    originals = pl.Series(original_values_of(raw_rows[needs_original]), dtype=pl.String)
+    return rows.with_columns(rows["_original_values"].scatter(needs_original, originals))
 
 
 def _contact_ids(con: duckdb.DuckDBPyConnection) -> pl.Series | None:

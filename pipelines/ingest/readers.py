@@ -96,12 +96,6 @@ def _frame(columns: dict[str, list[Any]], rows: int) -> pl.DataFrame:
     return pl.DataFrame(data) if data else pl.DataFrame({"_rows": [None] * rows}).drop("_rows")
 
 
-def _originals_from_columns(frame: pl.DataFrame, names: list[str]) -> pl.Expr:
-    if not names:
-        return pl.lit("{}")
-    return pl.struct([pl.col(n) for n in names]).struct.json_encode()
-
-
 def read_csv(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     """A CSV file (optionally gzipped): text columns, malformed lines kept as malformed rows."""
     text = _decode(path, _open_bytes(path), mapping.encoding)
@@ -120,14 +114,23 @@ def read_csv(path: Path, mapping: EntityMapping) -> pl.DataFrame:
             "expected unique column names"
         )
     _missing_required(path, header, mapping)
+    # `_original_values` stays null for well-formed rows: the loader writes it for the few rows
+    # it quarantines (see `original_values_of`), rather than for every row read
     try:
-        frame = _read_csv_arrow(text, header, mapping)
+        return _read_csv_arrow(text, header, mapping)
     except (pa.ArrowInvalid, csv.Error):
-        frame = _read_csv_python(text, header, mapping)
-    original = _originals_from_columns(frame, header)
-    return frame.with_columns(
-        pl.coalesce(pl.col("_original_values"), original).alias("_original_values")
-    )
+        return _read_csv_python(text, header, mapping)
+
+
+def original_values_of(rows: pl.DataFrame) -> list[str]:
+    """The vendor's fields of CSV rows as JSON; a null field is a column the row's file lacks."""
+    vendor = [
+        c for c in rows.columns if c not in (*META_COLUMNS, "_partition_date", "_source_file")
+    ]
+    return [
+        json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
+        for record in rows.select(vendor).iter_rows(named=True)
+    ]
 
 
 def _malformed_row(fields: list[str], header: list[str]) -> tuple[str, str]:
