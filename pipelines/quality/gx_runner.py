@@ -12,9 +12,11 @@ no connection outlives the check.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,10 @@ def run_suite(
         datasource.get_execution_engine().engine.dispose()
     (run_result,) = result.run_results.values()
     outcomes = [_outcome(r) for r in run_result.results]
-    page = _latest_page(docs_dir / suite_name, suite_name) if docs_dir is not None else None
+    page = None
+    if docs_dir is not None:
+        page = _latest_page(docs_dir / suite_name, suite_name)
+        write_docs_overview(docs_dir)
     return SuiteReport(
         suite=suite_name,
         table=table,
@@ -166,6 +171,26 @@ def _latest_page(site: Path, suite_name: str) -> str:
         (site / "validations" / suite_name).rglob("*.html"), key=lambda p: p.stat().st_mtime
     )
     return str(pages[-1] if pages else site / "index.html")
+
+
+def write_docs_overview(docs_dir: Path) -> Path:
+    """`<docs_dir>/index.html`: one link per suite to its Data Docs site and latest validation."""
+    rows = []
+    for site in sorted(p for p in docs_dir.iterdir() if (p / "index.html").exists()):
+        latest = Path(_latest_page(site, site.name))
+        rows.append(
+            f'<tr><td><a href="{site.name}/index.html">{html.escape(site.name)}</a></td>'
+            f'<td><a href="{latest.relative_to(docs_dir).as_posix()}">latest validation</a></td>'
+            f"<td>{datetime.fromtimestamp(latest.stat().st_mtime).isoformat(timespec='seconds')}</td></tr>"
+        )
+    overview = docs_dir / "index.html"
+    overview.write_text(
+        "<!doctype html><meta charset=utf-8><title>Data quality: Data Docs</title>"
+        "<h1>Data quality suites</h1><table><tr><th>suite</th><th>page</th><th>validated at</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    return overview
 
 
 def applicable_expectations(

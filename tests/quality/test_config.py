@@ -70,3 +70,24 @@ def test_suites_accept_exactly_the_catalogue_codes(suite: str, column: str) -> N
     assert set(expectation["kwargs"]["value_set"]) == codes, (
         f"expectations/expectations/{suite}.json: {column} codes differ from catalog.yaml"
     )
+
+
+def test_the_gx_file_project_loads_with_a_suite_and_validation_per_target(tmp_path: Path) -> None:
+    import shutil
+
+    import great_expectations as gx
+
+    from pipelines.quality.validate import targets
+    from pipelines.settings import EXPECTATIONS_DIR
+
+    # a copy, so opening the project writes nothing into the checkout
+    project = shutil.copytree(
+        EXPECTATIONS_DIR, tmp_path / "expectations", ignore=shutil.ignore_patterns("uncommitted")
+    )
+    context = gx.get_context(mode="file", context_root_dir=str(project))
+
+    suites = {suite.name for suite in context.suites.all()}
+    validations = {v.name: v.suite.name for v in context.validation_definitions.all()}
+    expected = {t.suite for t in targets()}
+    assert suites == expected
+    assert validations == {name: name for name in expected}

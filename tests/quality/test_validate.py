@@ -31,6 +31,8 @@ def test_a_good_day_of_order_lines_passes_every_expectation(tmp_path: Path) -> N
     assert report.row_count == 20
     assert failed(report, "ERROR") == [] and failed(report, "WARN") == []
     assert Path(report.data_docs).is_file() and report.data_docs.endswith(".html")
+    overview = (tmp_path / "docs" / "index.html").read_text()
+    assert 'href="raw_pos_order_lines/index.html"' in overview
 
 
 def test_a_day_with_30_percent_anonymous_lines_fails_the_customer_reference_check(
