@@ -1,0 +1,1 @@
+"""`make bench`: time the whole pipeline against the floor and a pandas peer (docs/performance.md)."""

@@ -1,0 +1,253 @@
+"""`python -m bench --tier S|M|L`: generate, build, re-run one day, the floor, the peer, a report.
+
+Every measured piece runs in its own subprocess so its memory is measured alone: the full build
+(one Dagster run over the whole history, as `make run` does), the one-day incremental run on top
+of it, a second warehouse built over the first year with its own one-day run (the incremental run
+must not grow with history), the floor and the pandas peer on the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.landing import landed_days
+from bench.measure import run_measured
+from bench.report import MB, floor_ratios, judge, markdown
+from bench.steps import run_windows, step_rows
+from bench.tiers import SEED, TIERS, Tier
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+PYTHON = sys.executable
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def generate(tier: Tier, landing: Path) -> None:
+    """Sample data for the tier's history plus one more day for the incremental run."""
+    shutil.rmtree(landing, ignore_errors=True)
+    landing.mkdir(parents=True)
+    end = date.today() - timedelta(days=1)
+    code = (
+        "from datetime import date; from pathlib import Path; "
+        "from pipelines.sample_data import generate; "
+        f"generate(Path({str(landing)!r}), customers={tier.customers}, "
+        f"days={tier.history_days + 1}, end_date=date.fromisoformat({end.isoformat()!r}), "
+        f"seed={SEED})"
+    )
+    measured = run_measured([PYTHON, "-c", code], cwd=PROJECT_ROOT)
+    if measured.returncode != 0:
+        raise SystemExit(f"the generator failed:\n{measured.stderr[-4000:]}")
+    log(f"generated {tier.customers:,} customers in {measured.wall_s:.1f} s into {landing}")
+
+
+def pipeline_env(data_dir: Path, first_day: date) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SEGMENTS_DATA_DIR=str(data_dir),
+        WAREHOUSE_PATH=str(data_dir / "warehouse.duckdb"),
+        DAGSTER_HOME=str(data_dir / "dagster"),
+        PIPELINE_START_DATE=first_day.isoformat(),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def fresh_data_dir(data_dir: Path, landing: Path) -> None:
+    """An empty warehouse and Dagster instance that read the tier's landed files in place."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    (data_dir / "dagster").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", data_dir / "dagster" / "dagster.yaml")
+    (data_dir / "incoming").symlink_to(landing / "incoming", target_is_directory=True)
+
+
+def pipeline_run(
+    name: str, data_dir: Path, first_day: date, days: list[date], single_day: bool
+) -> dict[str, Any]:
+    """One measured Dagster run over `days` (a range, or one partition as the schedule runs)."""
+    out = data_dir / f"{name}.json"
+    args = (
+        ["--day", days[0].isoformat()]
+        if single_day
+        else ["--first", days[0].isoformat(), "--last", days[-1].isoformat()]
+    )
+    log(f"{name}: {len(days)} day(s) {days[0]} .. {days[-1]}")
+    measured = run_measured(
+        [PYTHON, "-m", "bench.pipeline_run", *args, "--out", str(out)],
+        env=pipeline_env(data_dir, first_day),
+        cwd=PROJECT_ROOT,
+        log_path=data_dir / f"{name}.log",
+    )
+    if not out.exists():
+        raise SystemExit(
+            f"{name}: the run process exited with {measured.returncode} before writing {out}; "
+            f"see {data_dir / (name + '.log')}"
+        )
+    outcome = json.loads(out.read_text())
+    windows, run_start, run_end = run_windows(data_dir / "dagster", outcome["run_id"])
+    summary = {
+        "days": len(days),
+        "first": days[0].isoformat(),
+        "last": days[-1].isoformat(),
+        "run_id": outcome["run_id"],
+        "success": outcome["success"],
+        "failed_steps": outcome["failed_steps"],
+        "wall_s": round(measured.wall_s, 2),
+        "run_wall_s": round(run_end - run_start, 2),
+        "definitions_import_s": round(outcome["definitions_import_s"], 2),
+        "peak_rss_mb": round(measured.peak_rss_bytes / MB, 1),
+        "steps": step_rows(windows, measured, outcome["step_stages"]),
+    }
+    log(
+        f"{name}: {'success' if summary['success'] else 'FAILED'} in {summary['wall_s']} s, "
+        f"peak {summary['peak_rss_mb']:.0f} MB"
+    )
+    return summary
+
+
+def side_run(module: str, args: list[str], work: Path) -> dict[str, Any]:
+    """The floor or the peer in its own process: its stage timings, wall and peak memory."""
+    name = module.rsplit(".", 1)[1]
+    out = work / f"{name}.json"
+    out.unlink(missing_ok=True)
+    measured = run_measured([PYTHON, "-m", module, *args, "--out", str(out)], cwd=PROJECT_ROOT)
+    if measured.returncode != 0:
+        raise SystemExit(f"{module} failed:\n{measured.stderr[-4000:]}")
+    result = json.loads(out.read_text())
+    result["wall_s"] = round(measured.wall_s, 2)
+    result["peak_rss_mb"] = round(measured.peak_rss_bytes / MB, 1)
+    log(f"{name}: {result['wall_s']} s, peak {result['peak_rss_mb']:.0f} MB")
+    return result
+
+
+def code_location_load_s(env: dict[str, str], repeats: int = 3) -> float:
+    """Median seconds for a fresh interpreter to import the code location."""
+    walls = []
+    for _ in range(repeats):
+        measured = run_measured(
+            [PYTHON, "-c", "import pipelines.definitions"], env=env, cwd=PROJECT_ROOT
+        )
+        if measured.returncode != 0:
+            raise SystemExit(f"import pipelines.definitions failed:\n{measured.stderr[-4000:]}")
+        walls.append(measured.wall_s)
+    return round(statistics.median(walls), 2)
+
+
+def commit() -> str:
+    described = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return described + (" (with uncommitted changes in the tree)" if dirty else "")
+
+
+def machine() -> str:
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return f"{os.cpu_count()} cores, {memory_kb / 2**20:.0f} GB RAM, {platform.system()} {platform.release()}"
+
+
+def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[str, Any]:
+    landing = work / "landing"
+    if not (skip_generate and landed_days(landing / "incoming")):
+        generate(tier, landing)
+    days = landed_days(landing / "incoming")
+    if len(days) < 4:
+        raise SystemExit(
+            f"{landing / 'incoming'}: found {len(days)} landed days, expected at least 4"
+        )
+    first, history, extra_day = days[0], days[:-1], days[-1]
+    half = len(days) // 2
+
+    runs: dict[str, Any] = {}
+    full_dir = work / "full"
+    fresh_data_dir(full_dir, landing)
+    runs["full_build"] = pipeline_run("full_build", full_dir, first, history, single_day=False)
+    runs["incremental_2y"] = pipeline_run("incremental_2y", full_dir, first, [extra_day], True)
+    year_dir = work / "one_year"
+    fresh_data_dir(year_dir, landing)
+    runs["build_1y"] = pipeline_run("build_1y", year_dir, first, days[:half], single_day=False)
+    runs["incremental_1y"] = pipeline_run("incremental_1y", year_dir, first, [days[half]], True)
+
+    span = [
+        "--incoming",
+        str(landing / "incoming"),
+        "--first",
+        first.isoformat(),
+        "--last",
+        history[-1].isoformat(),
+    ]
+    floor = side_run("bench.floor", [*span, "--database", str(work / "floor.duckdb")], work)
+    peer_result = side_run("bench.peer", span, work) if peer else None
+    load_s = code_location_load_s(pipeline_env(full_dir, first))
+    log(f"code location load: {load_s} s (median of 3)")
+
+    result: dict[str, Any] = {
+        "tier": tier.name,
+        "customers": tier.customers,
+        "history_days": len(history),
+        "first_day": first.isoformat(),
+        "last_history_day": history[-1].isoformat(),
+        "incremental_day": extra_day.isoformat(),
+        "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": machine(),
+        "commit": commit(),
+        "runs": runs,
+        "floor": floor,
+        "floor_ratios": floor_ratios(runs["full_build"], floor),
+        "peer": peer_result,
+        "code_location_load_s": load_s,
+    }
+    result["targets"] = judge(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tier", choices=sorted(TIERS), default="S")
+    parser.add_argument(
+        "--skip-generate", action="store_true", help="reuse bench/work/<tier>/landing"
+    )
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the pandas peer (default: at S and M)",
+    )
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    args = parser.parse_args(argv)
+
+    tier = TIERS[args.tier]
+    work = (args.work_dir or BENCH_DIR / "work" / tier.name).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    peer = tier.peer if args.peer is None else args.peer
+    result = run_tier(tier, work, args.skip_generate, peer)
+
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / f"{tier.name}.json").write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    (args.results_dir / f"{tier.name}.md").write_text(table)
+    print(table)
+    failed = [name for name, run in result["runs"].items() if not run["success"]]
+    return 1 if failed else 0

@@ -1,0 +1,210 @@
+"""Stage totals, ratios to the floor and the peer, the issue's targets, and the Markdown table."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+MB = 2**20
+
+# stage of the pipeline -> the floor stage that does the least version of the same work
+FLOOR_OF_STAGE = {"ingest": "load", "transform": "rfm_sql", "segmentation": "kmeans"}
+
+
+def stage_totals(steps: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds per stage, summed over the run's steps (they run one after another)."""
+    totals: dict[str, float] = defaultdict(float)
+    for step in steps:
+        totals[step["stage"]] += step["wall_s"]
+    return {stage: round(seconds, 3) for stage, seconds in totals.items()}
+
+
+def floor_ratios(full_build: dict[str, Any], floor: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pipeline seconds / floor seconds per stage, and for the whole process."""
+    stages = stage_totals(full_build["steps"])
+    rows = []
+    for stage, floor_stage in FLOOR_OF_STAGE.items():
+        pipeline_s = stages.get(stage)
+        floor_s = floor["stages_s"].get(floor_stage)
+        rows.append(_ratio_row(stage, pipeline_s, floor_stage, floor_s))
+    rows.append(
+        _ratio_row("total (process)", full_build["wall_s"], "total (process)", floor["wall_s"])
+    )
+    return rows
+
+
+def _ratio_row(
+    stage: str, pipeline_s: float | None, floor_stage: str, floor_s: float | None
+) -> dict:
+    ratio = pipeline_s / floor_s if pipeline_s is not None and floor_s else None
+    return {
+        "stage": stage,
+        "pipeline_s": pipeline_s,
+        "floor_stage": floor_stage,
+        "floor_s": floor_s,
+        "ratio": round(ratio, 1) if ratio is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    text: str
+    tier: str | None  # the tier the issue sets the target for; None: every tier
+    limit: float
+    higher_is_better: bool = False
+
+
+TARGETS = [
+    Target("full_build_s", "full build ≤ 15 min (s)", "L", 900),
+    Target("full_build_vs_floor", "full build ≤ 2x floor (ratio)", "L", 2.0),
+    Target("peak_rss_mb", "peak memory ≤ 8 GB (MB)", "L", 8192),
+    Target("incremental_s", "one-day incremental ≤ 90 s (s, 2 years of history)", "L", 90),
+    Target(
+        "incremental_2y_vs_1y",
+        "incremental no slower at 2 years than at 1 (ratio, ≤ 1.10 allows noise)",
+        "L",
+        1.10,
+    ),
+    Target("code_location_load_s", "code location loads ≤ 5 s (s, median of 3)", None, 5),
+    Target(
+        "peer_over_pipeline",
+        "≥ 10x faster than the pandas peer (peer s / pipeline s)",
+        "M",
+        10,
+        True,
+    ),
+]
+
+
+def target_values(result: dict[str, Any]) -> dict[str, float | None]:
+    runs = result["runs"]
+    full = runs.get("full_build")
+    incr2 = runs.get("incremental_2y")
+    incr1 = runs.get("incremental_1y")
+    floor = result.get("floor")
+    peer = result.get("peer")
+    return {
+        "full_build_s": full["wall_s"] if full else None,
+        "full_build_vs_floor": full["wall_s"] / floor["wall_s"] if full and floor else None,
+        "peak_rss_mb": full["peak_rss_mb"] if full else None,
+        "incremental_s": incr2["wall_s"] if incr2 else None,
+        "incremental_2y_vs_1y": incr2["wall_s"] / incr1["wall_s"] if incr2 and incr1 else None,
+        "code_location_load_s": result.get("code_location_load_s"),
+        "peer_over_pipeline": peer["wall_s"] / full["wall_s"] if peer and full else None,
+    }
+
+
+def judge(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with this tier's value and met / missed (or why it is not judged here)."""
+    values = target_values(result)
+    rows = []
+    for target in TARGETS:
+        value = values[target.key]
+        if value is None:
+            status = "not measured"
+        elif target.tier not in (None, result["tier"]):
+            status = f"{target.tier} target, not judged at {result['tier']}"
+        elif (value >= target.limit) if target.higher_is_better else (value <= target.limit):
+            status = "met"
+        else:
+            status = "missed"
+        rows.append(
+            {
+                "target": target.text,
+                "value": round(value, 2) if value is not None else None,
+                "status": status,
+            }
+        )
+    return rows
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The tier's figures as Markdown: runs, steps, floor ratios, peer, targets."""
+    tier = result["tier"]
+    lines = [
+        f"# Benchmark tier {tier}",
+        "",
+        f"{result['customers']:,} customers, {result['history_days']} days of history "
+        f"({result['first_day']} .. {result['last_history_day']}), incremental day "
+        f"{result['incremental_day']}; measured {result['measured_at']} on {result['machine']}, "
+        f"commit {result['commit']}.",
+        "",
+        "## Runs",
+        "",
+        "| run | days loaded | process wall s | Dagster run s | peak RSS MB | outcome |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for name, run in result["runs"].items():
+        outcome = "success" if run["success"] else "FAILED at " + ", ".join(run["failed_steps"])
+        lines.append(
+            f"| {name} | {run['days']} | {_fmt(run['wall_s'])} | {_fmt(run['run_wall_s'])} | "
+            f"{_fmt(run['peak_rss_mb'], 0)} | {outcome} |"
+        )
+    steps_by_run = {
+        name: {s["step"]: s for s in run["steps"]} for name, run in result["runs"].items()
+    }
+    full = steps_by_run.get("full_build", {})
+    if full:
+        lines += [
+            "",
+            "## Steps (full build; incremental at 2 years beside it)",
+            "",
+            "| step | stage | full s | full peak MB | incremental s | incremental peak MB |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        incremental = steps_by_run.get("incremental_2y", {})
+        for key, step in full.items():
+            other = incremental.get(key, {})
+            lines.append(
+                f"| {key} | {step['stage']} | {_fmt(step['wall_s'])} | "
+                f"{_fmt(step['peak_rss_mb'], 0)} | {_fmt(other.get('wall_s'))} | "
+                f"{_fmt(other.get('peak_rss_mb'), 0)} |"
+            )
+    if result.get("floor") and result.get("floor_ratios"):
+        floor = result["floor"]
+        lines += [
+            "",
+            f"## Against the floor (DuckDB read + one RFM SQL + MiniBatchKMeans: "
+            f"{_fmt(floor['wall_s'])} s, peak {_fmt(floor['peak_rss_mb'], 0)} MB)",
+            "",
+            "| pipeline stage | pipeline s | floor stage | floor s | ratio |",
+            "|---|---:|---|---:|---:|",
+        ]
+        for row in result["floor_ratios"]:
+            lines.append(
+                f"| {row['stage']} | {_fmt(row['pipeline_s'])} | {row['floor_stage']} | "
+                f"{_fmt(row['floor_s'], 2)} | {_fmt(row['ratio'])}x |"
+            )
+    peer = result.get("peer")
+    if peer:
+        stages = ", ".join(f"{k} {_fmt(v)} s" for k, v in peer["stages_s"].items() if k != "total")
+        lines += [
+            "",
+            f"## Pandas peer: {_fmt(peer['wall_s'])} s process wall ({stages}), "
+            f"peak {_fmt(peer['peak_rss_mb'], 0)} MB",
+        ]
+    else:
+        lines += ["", "## Pandas peer: not run at this tier"]
+    lines += [
+        "",
+        f"Code location load (`import pipelines.definitions`, fresh process, median of 3): "
+        f"{_fmt(result.get('code_location_load_s'), 2)} s.",
+        "",
+        "## Targets",
+        "",
+        "| target | value | status |",
+        "|---|---:|---|",
+    ]
+    for row in result["targets"]:
+        lines.append(f"| {row['target']} | {_fmt(row['value'], 2)} | {row['status']} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,208 @@
+"""The benchmark's own parts: what it reads, how it scores RFM, how it measures and judges.
+
+No timing is asserted: timings belong in bench/results and docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from bench import floor, peer
+from bench.landing import landed_days, landed_files
+from bench.measure import run_measured
+from bench.report import judge, markdown
+from bench.steps import run_windows
+
+ORDER_HEADER = "order_id,line_number,ordered_at,channel,store_id,customer_id,sku,category_code,quantity,unit_price,discount_amount"
+
+
+def write_landing(incoming: Path) -> None:
+    """Three days of a café: two known customers, an anonymous order, a return, three formats."""
+    day1 = incoming / "pos" / "2025-03-01"
+    day1.mkdir(parents=True)
+    (day1 / "order_lines_store1.csv").write_text(
+        f"{ORDER_HEADER}\n"
+        "o1,1,2025-03-01 09:00:00,in_store,s1,c1,sku1,coffee,2,5.0,1.0\n"
+        "o1,2,2025-03-01 09:00:00,in_store,s1,c1,sku2,pastry,1,3.0,\n"
+        "o2,1,2025-03-01 10:00:00,in_store,s1,,sku1,coffee,1,5.0,\n"
+    )
+    day2 = incoming / "pos" / "2025-03-02"
+    day2.mkdir(parents=True)
+    with gzip.open(day2 / "order_lines.csv.gz", "wt") as handle:
+        handle.write(f"{ORDER_HEADER}\no3,1,2025-03-02 12:00:00,online,,c2,sku9,beans,1,20.0,0\n")
+    day3 = incoming / "pos" / "2025-03-03"
+    day3.mkdir(parents=True)
+    lines = [
+        {"order_id": "o4", "line_number": 1, "ordered_at": "2025-03-03 08:00:00",
+         "channel": "in_store", "store_id": "s1", "customer_id": "c1", "sku": "sku2",
+         "category_code": "pastry", "quantity": 1, "unit_price": 4.0, "discount_amount": 0.0},
+        {"order_id": "o5", "line_number": 1, "ordered_at": "2025-03-03 08:30:00",
+         "channel": "in_store", "store_id": "s1", "customer_id": "c1", "sku": "sku2",
+         "category_code": "pastry", "quantity": -1, "unit_price": 3.0, "discount_amount": 0.0},
+    ]  # fmt: skip
+    (day3 / "order_lines.ndjson").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    crm = incoming / "crm" / "2025-03-01"
+    crm.mkdir(parents=True)
+    (crm / "contacts.csv").write_text(
+        "contact_id,email,created_at,updated_at\n"
+        "c1,ann@example.com,2025-01-01 00:00:00,2025-01-01 00:00:00\n"
+        "c2,bob@example.com,2025-01-02 00:00:00,2025-01-02 00:00:00\n"
+    )
+    (crm / "email_events.csv").write_text(
+        "email,event_type,occurred_at\nann@example.com,open,2025-03-01 07:00:00\n"
+    )
+    web = incoming / "web" / "2025-03-02"
+    web.mkdir(parents=True)
+    (web / "events.ndjson").write_text(
+        json.dumps({"event_timestamp": "2025-03-02 11:59:00", "event_name": "purchase",
+                    "user_pseudo_id": "u1", "session_id": "1", "transaction_id": "o3"}) + "\n"
+    )  # fmt: skip
+
+
+# c1: orders o1 (12.0 after the 1.0 discount) and o4 (4.0), and the return o5 (-3.0), last on
+# 03-03; c2: o3 (20.0) on 03-02. As of 03-04, the day after the newest order.
+EXPECTED_RFM = {"c1": (1, 2, 13.0), "c2": (2, 1, 20.0)}
+
+
+@pytest.fixture
+def incoming(tmp_path: Path) -> Path:
+    write_landing(tmp_path / "incoming")
+    return tmp_path / "incoming"
+
+
+def test_files_are_grouped_by_entity_and_limited_to_the_days_asked(incoming: Path) -> None:
+    files = landed_files(incoming, date(2025, 3, 1), date(2025, 3, 2))
+
+    assert set(files) == {"pos_order_lines", "crm_contacts", "crm_email_events", "web_events"}
+    assert {fmt: len(paths) for fmt, paths in files["pos_order_lines"].items()} == {"csv": 2}
+    assert landed_days(incoming) == [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)]
+
+
+def test_floor_scores_rfm_from_every_format(incoming: Path, tmp_path: Path) -> None:
+    database = tmp_path / "floor.duckdb"
+
+    result = floor.run_floor(incoming, date(2025, 3, 1), date(2025, 3, 3), database)
+
+    assert result["rows"] == {
+        "crm_contacts": 2,
+        "crm_email_events": 1,
+        "pos_order_lines": 6,
+        "web_events": 1,
+    }
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.sql("select customer_id, recency_days, frequency, monetary from rfm").fetchall()
+    assert {r[0]: (r[1], r[2], pytest.approx(r[3])) for r in rows} == EXPECTED_RFM
+    assert result["clusters"] == 2  # two customers cannot make four distinct clusters
+
+
+def test_pandas_peer_scores_the_same_rfm_as_the_floor(incoming: Path) -> None:
+    frames = peer.read_all(landed_files(incoming, date(2025, 3, 1), date(2025, 3, 3)))
+
+    features = peer.rfm(frames["pos_order_lines"])
+
+    scored = {
+        customer: (int(row.recency_days), int(row.frequency), pytest.approx(row.monetary))
+        for customer, row in features.iterrows()
+    }
+    assert scored == EXPECTED_RFM
+
+
+def test_memory_of_a_child_process_counts_towards_the_peak(tmp_path: Path) -> None:
+    # the measured process starts a child that holds 300 MB, as the run process starts dbt
+    child = "b = bytearray(300 * 2**20); import time; time.sleep(0.6)"
+    parent = (
+        f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+
+    measured = run_measured([sys.executable, "-c", parent])
+
+    assert measured.returncode == 0
+    assert measured.peak_rss_bytes >= 300 * 2**20
+    assert measured.peak_between(measured.finished_at + 1, measured.finished_at + 2) is None
+
+
+def test_step_windows_come_from_the_runs_event_log(tmp_path: Path) -> None:
+    @dg.op
+    def load_orders() -> int:
+        return 1
+
+    @dg.op
+    def score_customers(orders: int) -> int:
+        raise ValueError(f"no customers in {orders} orders")
+
+    @dg.job
+    def refresh() -> None:
+        score_customers(load_orders())
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        result = refresh.execute_in_process(instance=instance, raise_on_error=False)
+
+    windows, run_start, run_end = run_windows(tmp_path, result.run_id)
+
+    assert [(w.step_key, w.outcome) for w in windows] == [
+        ("load_orders", "success"),
+        ("score_customers", "failure"),
+    ]
+    assert run_start <= windows[0].started_at <= windows[-1].finished_at <= run_end
+
+
+def measured_result(tier: str, full_s: float, incremental_1y: float, incremental_2y: float) -> dict:
+    def run(wall: float) -> dict:
+        return {"wall_s": wall, "run_wall_s": wall, "peak_rss_mb": 6000.0, "success": True,
+                "failed_steps": [], "days": 1, "steps": []}  # fmt: skip
+
+    return {
+        "tier": tier,
+        "customers": 1,
+        "history_days": 730,
+        "first_day": "2024-01-01",
+        "last_history_day": "2025-12-30",
+        "incremental_day": "2025-12-31",
+        "measured_at": "now",
+        "machine": "test",
+        "commit": "abc",
+        "runs": {
+            "full_build": run(full_s),
+            "incremental_1y": run(incremental_1y),
+            "incremental_2y": run(incremental_2y),
+        },
+        "floor": {"wall_s": 400.0, "peak_rss_mb": 1.0, "stages_s": {}},
+        "peer": None,
+        "code_location_load_s": 6.0,
+    }
+
+
+def test_targets_are_judged_at_their_own_tier_only() -> None:
+    at_l = {row["target"]: row["status"] for row in judge(measured_result("L", 700, 40, 60))}
+    at_s = {row["target"]: row["status"] for row in judge(measured_result("S", 700, 40, 60))}
+
+    assert at_l["full build ≤ 15 min (s)"] == "met"
+    assert at_l["full build ≤ 2x floor (ratio)"] == "met"  # 700 s against a 400 s floor
+    assert at_l["peak memory ≤ 8 GB (MB)"] == "met"
+    assert at_l["one-day incremental ≤ 90 s (s, 2 years of history)"] == "met"
+    flat = "incremental no slower at 2 years than at 1 (ratio, ≤ 1.10 allows noise)"
+    assert at_l[flat] == "missed"  # 60 s at two years against 40 s at one
+    assert at_l["code location loads ≤ 5 s (s, median of 3)"] == "missed"
+    assert at_l["≥ 10x faster than the pandas peer (peer s / pipeline s)"] == "not measured"
+    assert at_s["full build ≤ 15 min (s)"] == "L target, not judged at S"
+    assert at_s["code location loads ≤ 5 s (s, median of 3)"] == "missed"
+
+
+def test_markdown_reports_every_run_and_target() -> None:
+    result = measured_result("M", 700, 40, 41)
+    result["targets"] = judge(result)
+
+    table = markdown(result)
+
+    for name in ("full_build", "incremental_1y", "incremental_2y"):
+        assert f"| {name} |" in table
+    assert "| code location loads ≤ 5 s (s, median of 3) | 6.00 | missed |" in table
+    assert "Pandas peer: not run at this tier" in table
