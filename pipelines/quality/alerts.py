@@ -4,8 +4,8 @@ Configured by environment variables (read when sending, so a test or a deploymen
 
 - `ALERT_WEBHOOK_URL`: a Slack-compatible incoming webhook (JSON body with a `text` field)
 - `ALERT_SMTP_HOST`, `ALERT_SMTP_PORT` (default 25), `ALERT_SMTP_USER`, `ALERT_SMTP_PASSWORD`,
-  `ALERT_SMTP_STARTTLS` (1/true to upgrade the connection), `ALERT_EMAIL_FROM`, `ALERT_EMAIL_TO`
-  (comma-separated)
+  `ALERT_SMTP_STARTTLS` (1/true to upgrade the connection; the server certificate is verified,
+  against `ALERT_SMTP_CA_FILE` if set), `ALERT_EMAIL_FROM`, `ALERT_EMAIL_TO` (comma-separated)
 - `DAGSTER_UI_URL`: base of the run links (default http://127.0.0.1:3000)
 
 `data/alerts/alerts.jsonl` holds one record per alert with its stable id (run id + check or step);
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import ssl
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -84,6 +85,7 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = None
     starttls: bool = False
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class AlertSettings:
                 user=env.get("ALERT_SMTP_USER") or None,
                 password=env.get("ALERT_SMTP_PASSWORD") or None,
                 starttls=env.get("ALERT_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+                ca_file=env.get("ALERT_SMTP_CA_FILE") or None,
             )
         return cls(
             alerts_dir=get_paths().alerts,
@@ -147,7 +150,7 @@ def send_email(smtp: SmtpSettings, alert: Alert, timeout: float = 10) -> None:
     message.set_content(alert.text())
     with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as server:
         if smtp.starttls:
-            server.starttls()
+            server.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
         if smtp.user:
             server.login(smtp.user, smtp.password or "")
         server.send_message(message)

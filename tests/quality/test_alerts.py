@@ -76,3 +76,21 @@ def test_without_destinations_the_jsonl_file_still_gets_the_alert(monkeypatch) -
 
     assert record["deliveries"] == {}
     assert (get_paths().alerts / "alerts.jsonl").exists()
+
+
+def test_email_goes_over_starttls_with_a_login(secure_mailbox, monkeypatch) -> None:
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("ALERT_SMTP_HOST", secure_mailbox.host)
+    monkeypatch.setenv("ALERT_SMTP_PORT", str(secure_mailbox.port))
+    monkeypatch.setenv("ALERT_SMTP_STARTTLS", "true")
+    monkeypatch.setenv("ALERT_SMTP_CA_FILE", secure_mailbox.ca_file)
+    monkeypatch.setenv("ALERT_SMTP_USER", "alerts")
+    monkeypatch.setenv("ALERT_SMTP_PASSWORD", "s3cret")
+    monkeypatch.setenv("ALERT_EMAIL_TO", "owner@cafe.test")
+
+    (record,) = dispatch([price_alert()], AlertSettings.from_env())
+
+    assert record["deliveries"] == {"email": "sent"}
+    assert secure_mailbox.logins == [("alerts", "s3cret")]
+    (mail,) = secure_mailbox.messages
+    assert mail["X-Alert-Id"] == "run-1:raw/pos_order_lines:quality_gate"
