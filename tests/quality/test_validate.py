@@ -184,3 +184,20 @@ def test_a_quiet_days_wobble_in_identified_lines_is_not_an_alarm(tmp_path: Path)
     report = validate_target(POS, warehouse)
 
     assert failed(report) == []
+
+
+def test_the_command_line_validates_the_warehouse_and_exits_1_when_blocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.quality.__main__ import main
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse, last_day_sign=-1)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
+
+    code = main(["--table", "raw.pos_order_lines"])
+
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "raw.pos_order_lines" in printed and "BLOCKED" in printed
+    assert "ERROR expect_column_values_to_be_between(unit_price)" in printed
