@@ -154,14 +154,13 @@ def _already_loaded(
     con.register("candidate_rows", clean.select("_row_id", *columns))
     con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
     try:
+        # an inner join lets DuckDB hash the (small) candidate rows and stream the table past them
         found = con.sql(
             f"""
-            select c._row_id
-            from candidate_rows c
-            semi join (
-                select * from raw.{entity.table}
-                where _partition_date not in (select day from load_days)
-            ) r on {on}
+            select distinct c._row_id
+            from raw.{entity.table} r
+            join candidate_rows c on {on}
+            where r._partition_date not in (select day from load_days)
             """
         ).pl()
     finally:
@@ -222,13 +221,22 @@ def _report(
 ) -> EntityReport:
     report = EntityReport(source, mapping.entity.name, mapping.mapping_name)
     per_file = checked.group_by("_source_file").agg(
-        pl.len().alias("read"), pl.col("_reason").is_null().sum().alias("loaded")
+        pl.len().alias("read"),
+        pl.col("_reason").is_null().sum().alias("loaded"),
+        pl.col("_reason").is_not_null().sum().alias("quarantined"),
     )
-    counts = {r["_source_file"]: (r["read"], r["loaded"]) for r in per_file.iter_rows(named=True)}
+    counts = {
+        r["_source_file"]: (r["read"], r["loaded"], r["quarantined"])
+        for r in per_file.iter_rows(named=True)
+    }
     for day, path in files:
         name = path.relative_to(incoming_dir).as_posix()
-        read, loaded = counts.get(name, (0, 0))
-        report.files.append(FileReport(name, mapping.entity.name, day, read, loaded, read - loaded))
+        read, loaded, quarantined = counts.get(name, (0, 0, 0))
+        if read != loaded + quarantined:
+            raise IngestError(
+                f"{name}: {read} rows read but {loaded} loaded + {quarantined} quarantined"
+            )
+        report.files.append(FileReport(name, mapping.entity.name, day, read, loaded, quarantined))
     report.rows_read = checked.height
     report.rows_loaded = checked.filter(pl.col("_reason").is_null()).height
     by_reason = Counter(checked["_reason"].drop_nulls().to_list())
