@@ -10,10 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.loader import load_days
+from pipelines.ingest.mapping import load_source_mappings
+from pipelines.ingest.readers import _read_csv_arrow, _read_csv_python
 from tests.ingest.conftest import CONTACTS_HEADER
 
 DAY = date(2025, 3, 4)
@@ -102,3 +105,28 @@ def test_random_ndjson_never_crashes_and_never_loses_a_row(lines: list[str]) -> 
 
     assert read == expected_rows
     assert in_table + in_quarantine == read == accounted
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(csv_line, max_size=12))
+def test_fast_and_careful_csv_readers_read_the_same_rows(lines: list[str]) -> None:
+    text = CONTACTS_HEADER + "\n" + "\n".join(lines) + "\n"
+    header = CONTACTS_HEADER.split(",")
+    mapping = load_source_mappings("crm")["contacts"]
+
+    fast = _read_csv_arrow(text, header, mapping)
+    careful = _read_csv_python(text, header, mapping)
+
+    assert fast.select("_source_row", "_malformed").equals(
+        careful.select("_source_row", "_malformed")
+    )
+    good = pl.col("_malformed").is_null()
+    assert fast.filter(good).select(header).equals(careful.filter(good).select(header))
+
+
+def test_unterminated_quote_keeps_the_rest_of_the_file_in_one_malformed_row() -> None:
+    text = f'{CONTACTS_HEADER}\nC1,a,,A,B,true,2025-01-01,2025-03-04\nC2,"open,,A\nC3,c,,A,B,true,2025-01-01,2025-03-04\n'
+
+    read, in_table, in_quarantine, _ = _load("crm", "contacts.csv", text.encode())
+
+    assert (read, in_table, in_quarantine) == (2, 1, 1)
