@@ -66,10 +66,10 @@ def published_segments(
             config,
             exports_dir=paths.exports,
             reports_dir=paths.reports,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         counts = {
-            table: con.execute(f"select count(*) from segments.{table}").fetchone()[0]
+            table: con.execute(f"select count(*) from segments.{table}").fetchall()[0][0]
             for table in PUBLISHED_TABLES
         }
         sizes = con.sql(

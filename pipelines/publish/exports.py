@@ -49,7 +49,7 @@ def _write_snapshots(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, 
     for table in PUBLISHED_TABLES:
         target = folder / f"{table}.parquet"
         con.execute(f"copy segments.{table} to {_sql_string(target)} (format parquet)")
-        files[target.name] = con.execute(f"select count(*) from segments.{table}").fetchone()[0]
+        files[target.name] = con.execute(f"select count(*) from segments.{table}").fetchall()[0][0]
     return files
 
 
@@ -117,7 +117,7 @@ def _write_email_lists(
             files[str(target.relative_to(folder))] = con.execute(
                 f"select count(*) from publish_email_audience where {segment_type}::varchar = $segment",
                 {"segment": segment},
-            ).fetchone()[0]
+            ).fetchall()[0][0]
     con.execute("drop table publish_email_audience")
     return files
 

@@ -84,7 +84,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -102,7 +102,7 @@ def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     """The as-of date the published `segments.*` tables are valid for; None before the first."""
     if not table_exists(con, "segments.publication"):
         return None
-    row = con.execute("select max(as_of_date) from segments.publication").fetchone()
+    row = con.execute("select max(as_of_date) from segments.publication").fetchall()[0]
     return row[0] if row else None
 
 
@@ -136,7 +136,7 @@ def candidate_as_of(con: duckdb.DuckDBPyConnection, config: PublishingConfig) ->
     null_keys, repeated_keys = con.execute(
         f"select count(*) filter (where customer_key is null), count(customer_key) - "
         f"count(distinct customer_key) from {CANDIDATE_SEGMENTS}"
-    ).fetchone()
+    ).fetchall()[0]
     if null_keys or repeated_keys:
         raise PublishError(
             f"{CANDIDATE_SEGMENTS}.customer_key must be unique and not null, found "
@@ -193,7 +193,7 @@ def present_segment_types(
             "select "
             + ", ".join(f"count({t})" for t in optional)
             + " from segments.customer_segments"
-        ).fetchone()
+        ).fetchall()[0]
         if optional
         else ()
     )
@@ -350,7 +350,7 @@ def _write_history(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, as_of: date | None = None) -> int:
-    return con.execute(sql, {"as_of": as_of} if as_of is not None else {}).fetchone()[0]
+    return con.execute(sql, {"as_of": as_of} if as_of is not None else {}).fetchall()[0][0]
 
 
 def publish_tables(

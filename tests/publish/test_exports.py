@@ -1,0 +1,71 @@
+"""Exports: Parquet snapshots of every published table, email lists with consenting customers only."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import duckdb
+
+from pipelines.publish.tables import PUBLISHED_TABLES
+from tests.publish.fixture_warehouse import (
+    CUSTOMERS,
+    SECOND_AS_OF,
+    SECOND_SEGMENTS,
+    write_candidates,
+    write_predictions,
+)
+
+
+def test_no_customer_without_consent_in_any_email_list(site, publish):
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    write_predictions(site.warehouse, SECOND_AS_OF)
+    outcome = publish()
+
+    consenting = {email for _, _, email, consent in CUSTOMERS if consent and email}
+    lists = sorted((outcome.export_dir / "email").rglob("*.csv"))
+    assert lists, "no email list was written"
+    exported: set[str] = set()
+    for path in lists:
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                assert row["email"] in consenting, f"{path.name}: {row['email']} has no consent"
+                exported.add(row["email"])
+    assert "ben@example.com" not in exported  # on file, but never consented
+    assert exported == consenting
+
+
+def test_an_email_list_holds_its_segment_with_key_figures(site, publish):
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    outcome = publish()
+
+    with (outcome.export_dir / "email" / "rfm_segment" / "at-risk.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # At risk: c03 (Cleo, consented), c06 (no address), c07 (Gus, consented)
+    assert [(r["email"], r["first_name"], r["segment"]) for r in rows] == [
+        ("cleo@example.com", "Cleo", "At risk"),
+        ("gus@example.com", "Gus", "At risk"),
+    ]
+    assert set(rows[0]) >= {"days_since_last_order", "orders_last_365_days", "lifetime_spend"}
+    assert {SECOND_SEGMENTS[k][0] for k in ("c03", "c07")} == {"At risk"}
+    # a segment with no reachable customer still gets its (empty) list, so a tool sees it
+    with (outcome.export_dir / "email" / "rfm_segment" / "loyal.csv").open(newline="") as handle:
+        assert list(csv.DictReader(handle)) == []
+
+
+def test_parquet_snapshots_match_the_published_tables_and_latest_points_at_them(site, publish):
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    outcome = publish(run_id="run-42")
+
+    assert outcome.export_dir == site.exports / "2025-06-08"
+    with duckdb.connect(str(site.warehouse), read_only=True) as con:
+        for table in PUBLISHED_TABLES:
+            snapshot = outcome.export_dir / f"{table}.parquet"
+            published = con.execute(f"select * from segments.{table} order by all").fetchall()
+            exported = con.execute(f"select * from '{snapshot}' order by all").fetchall()
+            assert exported == published, table
+    latest = json.loads((site.exports / "latest.json").read_text())
+    assert latest["as_of_date"] == "2025-06-08"
+    assert latest["path"] == "2025-06-08"
+    assert latest["run_id"] == "run-42"
+    assert not list(site.exports.glob(".*")), "a staging folder was left behind"
