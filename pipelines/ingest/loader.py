@@ -8,10 +8,12 @@ re-loading days replaces them and never duplicates.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import groupby
 from pathlib import Path
 
 import duckdb
@@ -30,6 +32,10 @@ from pipelines.ingest.schema import (
     table_ddl,
 )
 from pipelines.settings import get_paths
+
+# Files read at once per entity (bytes on disk): a whole year of a small shop is one read, and a
+# large backfill is cut into whole days so memory stays bounded.
+CHUNK_BYTES = int(os.environ.get("INGEST_CHUNK_BYTES", 64 * 1024 * 1024))
 
 
 class IngestError(RuntimeError):
@@ -144,28 +150,23 @@ def _read_entity(
 
 
 def _already_loaded(
-    con: duckdb.DuckDBPyConnection, entity: Entity, clean: pl.DataFrame, days: list[date]
+    con: duckdb.DuckDBPyConnection, entity: Entity, clean: pl.DataFrame
 ) -> pl.Series:
-    """Row ids of `clean` whose values equal a row loaded earlier for another day."""
+    """Row ids of `clean` equal to a row in the table: another day's, or an earlier chunk's.
+
+    The days being loaded were deleted first, so whatever the table holds was loaded before.
+    """
     if clean.is_empty():
         return pl.Series("_row_id", [], pl.UInt32)
-    columns = entity.column_names
-    on = " and ".join(f"c.{c} is not distinct from r.{c}" for c in columns)
-    con.register("candidate_rows", clean.select("_row_id", *columns))
-    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
+    on = " and ".join(f"c.{c} is not distinct from r.{c}" for c in entity.column_names)
+    con.register("candidate_rows", clean.select("_row_id", *entity.column_names))
     try:
         # an inner join lets DuckDB hash the (small) candidate rows and stream the table past them
         found = con.sql(
-            f"""
-            select distinct c._row_id
-            from raw.{entity.table} r
-            join candidate_rows c on {on}
-            where r._partition_date not in (select day from load_days)
-            """
+            f"select distinct c._row_id from raw.{entity.table} r join candidate_rows c on {on}"
         ).pl()
     finally:
         con.unregister("candidate_rows")
-        con.unregister("load_days")
     return found["_row_id"]
 
 
@@ -173,7 +174,6 @@ def check_entity(
     con: duckdb.DuckDBPyConnection,
     raw_rows: pl.DataFrame,
     mapping: EntityMapping,
-    days: list[date],
     category_codes: Iterable[str],
     contact_ids: pl.Series | None,
 ) -> pl.DataFrame:
@@ -184,7 +184,7 @@ def check_entity(
     clean = rows.filter(pl.col("_reason").is_null())
     # the first copy of identical rows loads; later copies in this load are duplicates
     repeated = clean.filter(~pl.struct(entity.column_names).is_first_distinct())["_row_id"]
-    earlier = _already_loaded(con, entity, clean, days)
+    earlier = _already_loaded(con, entity, clean)
     duplicate = pl.col("_row_id").is_in(pl.concat([repeated, earlier]).implode())
     rows = rows.with_columns(
         pl.when(duplicate)
@@ -244,17 +244,47 @@ def _report(
     return report
 
 
+def chunks(files: Sequence[tuple[date, Path]], max_bytes: int) -> Iterator[list[tuple[date, Path]]]:
+    """Whole days of files, about `max_bytes` on disk per chunk, so memory stays bounded."""
+    chunk: list[tuple[date, Path]] = []
+    size = 0
+    for _, group in groupby(files, key=lambda item: item[0]):
+        day_files = list(group)
+        day_size = sum(path.stat().st_size for _, path in day_files)
+        if chunk and size + day_size > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk += day_files
+        size += day_size
+    if chunk:
+        yield chunk
+
+
+def _merge(total: EntityReport | None, part: EntityReport) -> EntityReport:
+    if total is None:
+        return part
+    total.rows_read += part.rows_read
+    total.rows_loaded += part.rows_loaded
+    total.files += part.files
+    reasons = Counter(total.quarantined_by_reason) + Counter(part.quarantined_by_reason)
+    total.quarantined_by_reason = {r: reasons[r] for r in REASONS if reasons[r]}
+    return total
+
+
 def load_days(
     con: duckdb.DuckDBPyConnection,
     source: str,
     days: Iterable[date],
     incoming_dir: Path | None = None,
     mappings: dict[str, EntityMapping] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> LoadReport:
     """Load every entity of `source` for `days` into `raw.<source>_<entity>` and `raw.quarantine`.
 
-    Those days' earlier rows are replaced in one transaction. Raises IngestFileError for a file
-    that cannot be loaded (nothing is written then) and IngestError if rows would be lost.
+    In one transaction: those days' earlier rows are deleted, then each entity's files are read,
+    checked and inserted a chunk of days at a time (one read per chunk, all days at once for a
+    usual range). Raises IngestFileError for a file that cannot be loaded and IngestError if rows
+    would be lost; either way nothing of the source is changed.
     """
     days = sorted(set(days))
     incoming_dir = incoming_dir or get_paths().incoming
@@ -264,72 +294,82 @@ def load_days(
     files, report.files_ignored = find_files(incoming_dir, source, days, mappings)
     codes = load_categories()["code"].to_list()
     contact_ids = _contact_ids(con) if source == "pos" else None
-    checked: dict[str, pl.DataFrame] = {}
-    for entity in entities_of(source):
-        mapping = mappings[entity.name]
-        raw_rows = _read_entity(files[entity.name], mapping, incoming_dir)
-        checked[entity.name] = check_entity(con, raw_rows, mapping, days, codes, contact_ids)
-        entity_report = _report(
-            source, mapping, files[entity.name], checked[entity.name], incoming_dir
-        )
-        if entity_report.rows_read != raw_rows.height or (
-            entity_report.rows_loaded + entity_report.rows_quarantined != raw_rows.height
-        ):
-            raise IngestError(
-                f"{source}/{entity.name}: {raw_rows.height} rows read but "
-                f"{entity_report.rows_loaded} loaded + {entity_report.rows_quarantined} quarantined"
-            )
-        report.entities[entity.name] = entity_report
-    _write(con, source, days, checked)
-    return report
-
-
-def _write(
-    con: duckdb.DuckDBPyConnection, source: str, days: list[date], checked: dict[str, pl.DataFrame]
-) -> None:
     loaded_at = datetime.now().replace(microsecond=0)
-    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
     con.execute("begin transaction")
     try:
-        for name, rows in checked.items():
-            entity = ENTITIES[(source, name)]
-            good = rows.filter(pl.col("_reason").is_null()).select(
-                *(pl.col(c.name).cast(POLARS_TYPES[c.type]) for c in entity.columns),
-                pl.col("_partition_date"),
-                pl.col("_source_file"),
-                pl.col("_source_row"),
-                pl.lit(loaded_at).alias("_loaded_at"),
+        _delete_days(con, source, days)
+        for entity in entities_of(source):
+            mapping = mappings[entity.name]
+            entity_report = None
+            for chunk in chunks(files[entity.name], chunk_bytes):
+                raw_rows = _read_entity(chunk, mapping, incoming_dir)
+                checked = check_entity(con, raw_rows, mapping, codes, contact_ids)
+                part = _report(source, mapping, chunk, checked, incoming_dir)
+                if part.rows_read != raw_rows.height or (
+                    part.rows_loaded + part.rows_quarantined != raw_rows.height
+                ):
+                    raise IngestError(
+                        f"{source}/{entity.name}: {raw_rows.height} rows read but "
+                        f"{part.rows_loaded} loaded + {part.rows_quarantined} quarantined"
+                    )
+                _insert(con, entity, checked, loaded_at)
+                entity_report = _merge(entity_report, part)
+            report.entities[entity.name] = entity_report or EntityReport(
+                source, entity.name, mapping.mapping_name
             )
-            bad = rows.filter(pl.col("_reason").is_not_null()).select(
-                pl.lit(source).alias("source"),
-                pl.lit(name).alias("entity"),
-                pl.col("_partition_date").alias("partition_date"),
-                pl.col("_source_file").alias("source_file"),
-                pl.col("_source_row").alias("source_row"),
-                pl.col("_reason").alias("reason"),
-                pl.col("_detail").alias("detail"),
-                pl.col("_original_values").alias("original_values"),
-                pl.lit(loaded_at).alias("loaded_at"),
-            )
-            con.execute(
-                f"delete from raw.{entity.table} where _partition_date in (select day from load_days)"
-            )
-            con.execute(
-                "delete from raw.quarantine where source = ? and entity = ? "
-                "and partition_date in (select day from load_days)",
-                [source, name],
-            )
-            con.register("rows_to_load", good)
-            con.execute(f"insert into raw.{entity.table} by name select * from rows_to_load")
-            con.register("rows_to_quarantine", bad)
-            con.execute("insert into raw.quarantine by name select * from rows_to_quarantine")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
+    return report
+
+
+def _delete_days(con: duckdb.DuckDBPyConnection, source: str, days: list[date]) -> None:
+    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
+    try:
+        for entity in entities_of(source):
+            con.execute(
+                f"delete from raw.{entity.table} "
+                "where _partition_date in (select day from load_days)"
+            )
+            con.execute(
+                "delete from raw.quarantine where source = ? and entity = ? "
+                "and partition_date in (select day from load_days)",
+                [source, entity.name],
+            )
     finally:
-        for view in ("load_days", "rows_to_load", "rows_to_quarantine"):
-            con.unregister(view)
+        con.unregister("load_days")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, entity: Entity, rows: pl.DataFrame, loaded_at: datetime
+) -> None:
+    good = rows.filter(pl.col("_reason").is_null()).select(
+        *(pl.col(c.name).cast(POLARS_TYPES[c.type]) for c in entity.columns),
+        pl.col("_partition_date"),
+        pl.col("_source_file"),
+        pl.col("_source_row"),
+        pl.lit(loaded_at).alias("_loaded_at"),
+    )
+    bad = rows.filter(pl.col("_reason").is_not_null()).select(
+        pl.lit(entity.source).alias("source"),
+        pl.lit(entity.name).alias("entity"),
+        pl.col("_partition_date").alias("partition_date"),
+        pl.col("_source_file").alias("source_file"),
+        pl.col("_source_row").alias("source_row"),
+        pl.col("_reason").alias("reason"),
+        pl.col("_detail").alias("detail"),
+        pl.col("_original_values").alias("original_values"),
+        pl.lit(loaded_at).alias("loaded_at"),
+    )
+    con.register("rows_to_load", good)
+    con.register("rows_to_quarantine", bad)
+    try:
+        con.execute(f"insert into raw.{entity.table} by name select * from rows_to_load")
+        con.execute("insert into raw.quarantine by name select * from rows_to_quarantine")
+    finally:
+        con.unregister("rows_to_load")
+        con.unregister("rows_to_quarantine")
 
 
 __all__ = [

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
+from pipelines.ingest.loader import load_days
 from pipelines.ingest.schema import ENTITIES
 from tests.ingest.conftest import Landing, count, load
 
@@ -126,3 +129,25 @@ def test_original_files_are_never_changed(con, landing: Landing) -> None:
 
     assert sorted(p for p in landing.incoming.rglob("*") if p.is_file()) == files
     assert [(p, p.read_bytes(), p.stat().st_mtime_ns) for p in files] == before
+
+
+def test_a_range_read_in_chunks_of_one_day_loads_the_same_rows(
+    con, landing: Landing, tmp_path
+) -> None:
+    land_three_days(landing)
+    # the same line re-sent on the next day is a duplicate whichever chunk it falls in
+    landing.order_lines(
+        "2025-03-04", LINE.format(n=1, day="2025-03-03"), name="order_lines_resent.csv"
+    )
+    days = [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)]
+    for source in ("crm", "pos", "web"):
+        load_days(con, source, days, landing.incoming)
+    with duckdb.connect(str(tmp_path / "chunked.duckdb")) as other:
+        for source in ("crm", "pos", "web"):
+            report = load_days(other, source, days, landing.incoming, chunk_bytes=1)
+            assert report.rows_read == report.rows_loaded + report.rows_quarantined
+        assert snapshot(other) == snapshot(con)
+    reasons = con.sql(
+        "select reason, count(*) from raw.quarantine where entity = 'order_lines' group by 1"
+    ).fetchall()
+    assert reasons == [("duplicate_row", 4)]
