@@ -100,28 +100,43 @@ def raw_volume_outcomes(
         {"source": source, "entity": entity} if has_quarantine else {},
     ).fetchall()
     in_scope = [row for row in stats if row[0] in set(days)]
-    collapsed, over_quarantined, observed = [], [], {}
+    rule = rules.row_count
+    collapsed, dropped, over_quarantined, observed = [], [], [], {}
     for day, loaded, quarantined, median_loaded, history_days in in_scope:
         observed[str(day)] = {"rows": loaded, "quarantined": quarantined}
-        if history_days >= rules.row_count.min_history_days and median_loaded:
+        comparable = history_days >= rule.min_history_days and median_loaded
+        if comparable and median_loaded >= rule.min_median_rows:
             observed[str(day)]["median_previous_days"] = float(median_loaded)
-            if loaded < rules.row_count.min_ratio_to_median * median_loaded:
-                collapsed.append(f"{day}: {loaded} rows vs median {median_loaded:g}")
+            line = f"{day}: {loaded} rows vs median {median_loaded:g}"
+            if loaded < rule.collapse_ratio_to_median * median_loaded:
+                collapsed.append(line)
+            elif loaded < rule.drop_ratio_to_median * median_loaded:
+                dropped.append(line)
         read = loaded + quarantined
         if read and quarantined / read > rules.max_quarantine_share:
             over_quarantined.append(f"{day}: {quarantined} of {read} rows quarantined")
+    history = (
+        f"median of the previous {rule.lookback_days} loaded days (at least "
+        f"{rule.min_history_days} days, median of {rule.min_median_rows} rows or more)"
+    )
     return [
         Outcome(
-            expectation=f"row_count_not_collapsing_vs_median_of_previous_{rules.row_count.lookback_days}_days",
-            severity=rules.row_count.severity,
+            expectation=f"row_count_not_collapsing_vs_median_of_previous_{rule.lookback_days}_days",
+            severity="ERROR",
             success=not collapsed,
             observed_value=observed,
             unexpected_count=len(collapsed),
             unexpected_sample=collapsed,
-            detail=(
-                f"a day below {rules.row_count.min_ratio_to_median:.0%} of the median of the "
-                f"previous loaded days fails (needs {rules.row_count.min_history_days} days of history)"
-            ),
+            detail=f"a day below {rule.collapse_ratio_to_median:.0%} of the {history} fails",
+        ),
+        Outcome(
+            expectation=f"row_count_not_dropping_vs_median_of_previous_{rule.lookback_days}_days",
+            severity="WARN",
+            success=not dropped,
+            observed_value=observed,
+            unexpected_count=len(dropped),
+            unexpected_sample=dropped,
+            detail=f"a day below {rule.drop_ratio_to_median:.0%} of the {history} warns",
         ),
         Outcome(
             expectation="quarantined_share_of_rows_read_at_most",

@@ -22,8 +22,9 @@ class QualityConfigError(ValueError):
 class RowCountRule:
     lookback_days: int
     min_history_days: int
-    min_ratio_to_median: float
-    severity: str
+    min_median_rows: int
+    collapse_ratio_to_median: float  # ERROR below this share of the median
+    drop_ratio_to_median: float  # WARN below this share of the median
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,9 @@ def load_quality_config(path: Path = QUALITY_CONFIG) -> QualityConfig:
             row_count=RowCountRule(
                 lookback_days=row_count.integer("lookback_days", 1),
                 min_history_days=row_count.integer("min_history_days", 1),
-                min_ratio_to_median=row_count.number("min_ratio_to_median", 0, 1),
-                severity=row_count.severity(),
+                min_median_rows=row_count.integer("min_median_rows", 0),
+                collapse_ratio_to_median=row_count.number("collapse_ratio_to_median", 0, 1),
+                drop_ratio_to_median=row_count.number("drop_ratio_to_median", 0, 1),
             ),
             max_quarantine_share=quarantine.number("max_share", 0, 1),
             quarantine_severity=quarantine.severity(),

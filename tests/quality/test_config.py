@@ -29,9 +29,11 @@ def write_variant(tmp_path: Path, change) -> Path:
 
 
 def test_an_unknown_severity_names_the_key(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, lambda d: d["raw"]["row_count"].update(severity="FATAL"))
+    path = write_variant(tmp_path, lambda d: d["raw"]["quarantine_share"].update(severity="FATAL"))
 
-    with pytest.raises(QualityConfigError, match=r"quality\.raw\.row_count\.severity.*'FATAL'"):
+    with pytest.raises(
+        QualityConfigError, match=r"quality\.raw\.quarantine_share\.severity.*'FATAL'"
+    ):
         load_quality_config(path)
 
 

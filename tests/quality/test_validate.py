@@ -78,19 +78,32 @@ def test_the_run_partition_range_chooses_the_days_validated(tmp_path: Path) -> N
     assert failed(report) == []
 
 
-def test_a_collapsed_day_fails_the_row_count_check(tmp_path: Path) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    last_day = write_order_lines(warehouse)
+def keep_first_rows_of_last_day(warehouse: Path, last_day, rows: int) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
-            "delete from raw.pos_order_lines where _partition_date = ? and _source_row > 5",
-            [last_day],
+            "delete from raw.pos_order_lines where _partition_date = ? and _source_row > ?",
+            [last_day, rows],
         )
+
+
+def test_a_collapsed_day_blocks_on_the_row_count(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    keep_first_rows_of_last_day(warehouse, write_order_lines(warehouse), 2)
 
     report = validate_target(POS, warehouse)
 
     assert failed(report) == ["row_count_not_collapsing_vs_median_of_previous_7_days"]
-    assert report.failed("ERROR")[0].unexpected_sample == ["2025-03-08: 5 rows vs median 20"]
+    assert report.failed("ERROR")[0].unexpected_sample == ["2025-03-08: 2 rows vs median 20"]
+
+
+def test_a_day_at_40_percent_of_usual_volume_only_warns(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    keep_first_rows_of_last_day(warehouse, write_order_lines(warehouse), 8)
+
+    report = validate_target(POS, warehouse)
+
+    assert failed(report) == []
+    assert failed(report, "WARN") == ["row_count_not_dropping_vs_median_of_previous_7_days"]
 
 
 def test_a_missing_raw_table_is_an_error(tmp_path: Path) -> None:
