@@ -99,6 +99,13 @@ def _frame(columns: dict[str, list[Any]], rows: int) -> pl.DataFrame:
 def read_csv(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     """A CSV file (optionally gzipped): text columns, malformed lines kept as malformed rows."""
     text = _decode(path, _open_bytes(path), mapping.encoding)
+    if not text.strip():
+        # an empty export (nothing happened that day) has no rows rather than no header
+        return _frame({}, 0).with_columns(
+            pl.Series("_source_row", [], pl.Int64),
+            pl.Series("_malformed", [], pl.String),
+            pl.Series("_original_values", [], pl.String),
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter, strict=False)
     try:
         header = next(reader, None)

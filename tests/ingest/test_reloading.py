@@ -151,3 +151,17 @@ def test_a_range_read_in_chunks_of_one_day_loads_the_same_rows(
         "select reason, count(*) from raw.quarantine where entity = 'order_lines' group by 1"
     ).fetchall()
     assert reasons == [("duplicate_row", 4)]
+
+
+def test_empty_files_load_zero_rows(con, landing: Landing) -> None:
+    landing.write("crm", "2025-03-03", "contacts.csv", "")
+    landing.write("pos", "2025-03-03", "order_lines.csv.gz", "")
+    landing.write("web", "2025-03-03", "events.ndjson", "\n")
+
+    reports = [load(con, landing, source, "2025-03-03") for source in ("crm", "pos", "web")]
+
+    assert [r.rows_read for r in reports] == [0, 0, 0]
+    assert [
+        len(r.entities[e].files)
+        for r, e in zip(reports, ["contacts", "order_lines", "events"], strict=True)
+    ] == [1, 1, 1]
