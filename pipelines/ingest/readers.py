@@ -428,67 +428,39 @@ def _read_ndjson_python(path: Path, text: str, mapping: EntityMapping) -> pl.Dat
 
 
 def read_parquet(path: Path, mapping: EntityMapping) -> pl.DataFrame:
-    """A Parquet file: flat columns become text; nested fields are read like JSON paths."""
+    """A Parquet file: columns and nested paths become text, as for JSON."""
     try:
-        table = pq.read_table(path)
-        frame = pl.from_arrow(table)
+        frame = pl.from_arrow(pq.read_table(path))
     except (OSError, pa.ArrowException) as exc:
         raise IngestFileError(f"{path}: cannot be read as Parquet ({exc})") from exc
     assert isinstance(frame, pl.DataFrame)
     fields = mapping.vendor_fields
-    flat = {n for n, t in frame.schema.items() if not t.is_nested()}
-    nested_paths = [n for n in fields if n not in frame.columns]
-    records = (
-        frame.select([n for n in frame.columns if n not in flat]).to_dicts()
-        if nested_paths and frame.height
-        else []
-    )
-    present = set(frame.columns) | {
-        n for n in nested_paths if any(_field_present(r, n) for r in records[:1000])
-    }
-    if frame.height:
-        _missing_required(path, present, mapping)
-    columns = {
-        n: frame[n].cast(pl.String)
-        if n in flat
-        else frame[n]
-        .to_frame()
-        .select(pl.col(n).struct.json_encode() if frame.schema[n] == pl.Struct else pl.col(n))
-        .to_series()
-        .cast(pl.String, strict=False)
-        for n in fields
-        if n in frame.columns
-    }
-    for name in nested_paths:
-        columns[name] = (
-            pl.Series(name, [extract_fields(r, [name])[name] for r in records], dtype=pl.String)
-            if records
-            else pl.Series(name, [None] * frame.height, dtype=pl.String)
-        )
+    flat = [pl.col(n).cast(pl.String) for n, t in frame.schema.items() if not t.is_nested()]
+    nested = [pl.col(n) for n, t in frame.schema.items() if t.is_nested()]
     originals = (
-        frame.select(
-            pl.struct(
-                [pl.col(n).cast(pl.String) for n in flat]
-                + [pl.col(n) for n in frame.columns if n not in flat]
-            )
-            .struct.json_encode()
-            .alias("_original_values")
-        )["_original_values"]
+        frame.select(pl.struct(flat + nested).struct.json_encode())
+        .to_series()
+        .alias("_original_values")
         if frame.width
-        else pl.Series([], dtype=pl.String)
+        else pl.Series("_original_values", [], pl.String)
     )
-    return (
-        pl.DataFrame(list(columns.values())).with_columns(
-            pl.Series("_source_row", range(1, frame.height + 1), dtype=pl.Int64),
-            pl.lit(None, pl.String).alias("_malformed"),
-            originals.alias("_original_values"),
+    try:
+        exprs = {name: _path_expr(name, frame.schema) for name in fields}
+        if frame.height:
+            _missing_required(path, [n for n, e in exprs.items() if e is not None], mapping)
+        values = frame.select(
+            (e if e is not None else pl.lit(None, pl.String)).alias(n) for n, e in exprs.items()
         )
-        if columns
-        else _frame({}, frame.height).with_columns(
-            pl.Series("_source_row", range(1, frame.height + 1), dtype=pl.Int64),
-            pl.lit(None, pl.String).alias("_malformed"),
-            originals.alias("_original_values"),
+    except _NotFlat:
+        # a path that ends on a nested value is written out as JSON, record by record
+        records = frame.to_dicts()
+        values = _frame(
+            {n: [extract_fields(r, [n])[n] for r in records] for n in fields}, frame.height
         )
+    return values.with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_source_row"),
+        pl.lit(None, pl.String).alias("_malformed"),
+        originals,
     )
 
 

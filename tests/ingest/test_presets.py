@@ -201,3 +201,29 @@ def test_foreign_export_loads_through_a_new_yaml_mapping_only(
         ("B-77", 1, datetime(2025, 3, 4, 7, 45), "Köln", "L-991", "coffee", 2, 3.8, 0.0),
         ("B-77", 2, datetime(2025, 3, 4, 7, 45), "Köln", "L-991", "pastry", 1, 1.5, 0.2),
     ]
+
+
+def test_ga4_export_as_parquet_reads_the_same_paths(con, landing: Landing, use_mappings) -> None:
+    import json
+
+    import polars as pl
+
+    use_mappings(web="ga4_bigquery_events")
+    events = [json.loads(line) for line in (FIXTURES / "events_20250304.ndjson").open()]
+    for event in events:
+        event["event_timestamp"] = int(event["event_timestamp"])  # INT64 in BigQuery's Parquet
+        event.setdefault("ecommerce", None)
+    folder = landing.incoming / "web" / DAY
+    folder.mkdir(parents=True)
+    pl.DataFrame(events).write_parquet(folder / "events_20250304.parquet")
+
+    report = load(con, landing, "web", DAY)
+
+    assert report.rows_loaded == 3
+    assert con.sql(
+        "select session_id, sku, transaction_id, value from raw.web_events order by event_timestamp"
+    ).fetchall() == [
+        ("1741078790", None, None, None),
+        ("1741078790", "beans-espresso-250", None, None),
+        ("1741078790", "beans-espresso-250", "#1001", 12.5),
+    ]
