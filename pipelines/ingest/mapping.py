@@ -288,6 +288,8 @@ def sources_config_path() -> Path:
 def load_source_mappings(source: str, config_path: Path | None = None) -> dict[str, EntityMapping]:
     """The mapping of every entity of `source`, as `sources.yaml` selects (canonical by default)."""
     config_path = config_path or sources_config_path()
+    if not config_path.is_file() and config_path != DEFAULT_SOURCES_CONFIG:
+        raise MappingError(f"sources file {config_path} does not exist (INGEST_SOURCES_CONFIG)")
     selected: Any = "canonical"
     if config_path.is_file():
         try:

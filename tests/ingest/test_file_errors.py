@@ -137,3 +137,8 @@ def test_unknown_preset_lists_the_presets(tmp_path: Path) -> None:
 
     with pytest.raises(MappingError, match="ga4_bigquery_events"):
         load_source_mappings("web", config)
+
+
+def test_missing_sources_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match=r"nowhere\.yaml does not exist"):
+        load_source_mappings("crm", tmp_path / "nowhere.yaml")
