@@ -1,8 +1,8 @@
 """Loading landed days into `raw.*`: usable without Dagster (`load_days`), by tests and benchmarks.
 
-For a source and a set of landing days, every entity's files over all the days are read, mapped
-and checked in one go, then written in one transaction that first deletes exactly those days:
-re-loading days replaces them and never duplicates.
+For a source and a set of landing days, each entity's files are read, mapped and checked
+together (in chunks of whole days for a very large range), inside one transaction that first
+deletes exactly those days: re-loading days replaces them and never duplicates.
 """
 
 from __future__ import annotations
