@@ -123,7 +123,9 @@ def _heatmap_plot(zscores: pl.DataFrame, features: list[str], segment_type: str)
     axes.set_xticks(range(len(features)), features, rotation=40, ha="right")
     axes.set_yticks(range(len(zscores)), zscores["segment"].to_list())
     for (row, column), value in np.ndenumerate(matrix):
-        axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=8)
+        # white on the dark ends of the colour scale, so every number stays readable
+        colour = "white" if abs(value) > 0.6 * limit else "black"
+        axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=8, color=colour)
     axes.set_title(f"{segment_type}: feature means, standard deviations from all customers")
     figure.colorbar(image, ax=axes, shrink=0.8)
     return _png(figure)

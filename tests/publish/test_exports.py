@@ -7,6 +7,7 @@ import json
 
 import duckdb
 
+from pipelines.publish.publication import remove_stale_staging
 from pipelines.publish.tables import PUBLISHED_TABLES
 from tests.publish.fixture_warehouse import (
     CUSTOMERS,
@@ -69,3 +70,18 @@ def test_parquet_snapshots_match_the_published_tables_and_latest_points_at_them(
     assert latest["path"] == "2025-06-08"
     assert latest["run_id"] == "run-42"
     assert not list(site.exports.glob(".*")), "a staging folder was left behind"
+
+
+def test_folders_an_interrupted_publish_left_are_cleared_but_published_ones_kept(site, publish):
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    publish()
+    (site.exports / ".staging-2025-06-09-deadbeef" / "email").mkdir(parents=True)
+    (site.exports / ".retired-2025-06-08-cafebabe").mkdir()
+
+    removed = remove_stale_staging(site.exports)
+
+    assert sorted(p.name for p in removed) == [
+        ".retired-2025-06-08-cafebabe",
+        ".staging-2025-06-09-deadbeef",
+    ]
+    assert sorted(p.name for p in site.exports.iterdir()) == ["2025-06-08", "latest.json"]
