@@ -6,6 +6,8 @@ People:
 - Bob: contact C2 (loyalty L2); a guest checkout with his email (order O4) bought on cookie K2.
 - Carol, Dan, Erin (C4, C5, C6): all three gave the shop's generic info@ address, and all three
   logged in on the shop's tablet (cookie K3): both must be excluded from merging.
+- Sam (C7) works at the till and lends his staff card L9 to customers: it is on six orders of
+  strangers on 2025-03-04, which must not become Sam's.
 Order O3 is anonymous. There is no email-events source at all.
 
 Load 1 arrives 2025-03-09 with everything up to 2025-03-08; load 2 arrives 2025-03-11 with
@@ -79,6 +81,30 @@ CONTACTS = [
         "created_at": "2025-02-12 10:00:00",
         "updated_at": "2025-02-12 10:00:00",
     },
+]
+
+STAFF_CONTACT = {
+    "contact_id": "C7",
+    "first_name": "Sam",
+    "loyalty_id": "L9",
+    "created_at": "2025-01-02 08:00:00",
+    "updated_at": "2025-01-02 08:00:00",
+}
+
+STAFF_CARD_ORDER_LINES = [
+    {
+        "order_id": f"S{n}",
+        "line_number": 1,
+        "ordered_at": f"2025-03-04 {8 + n:02d}:00:00",
+        "channel": "in_store",
+        "store_id": "S1",
+        "loyalty_id": "L9",
+        "sku": "espresso",
+        "category_code": "coffee",
+        "quantity": 1,
+        "unit_price": 3.5,
+    }
+    for n in range(6)
 ]
 
 FIRST_ORDER_LINES = [
@@ -230,8 +256,10 @@ TICKETS = [
 def write_first_load(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
         create_raw_tables(con)
-        insert_rows(con, "crm_contacts", CONTACTS, **FIRST_LOAD)
-        insert_rows(con, "pos_order_lines", FIRST_ORDER_LINES, **FIRST_LOAD)
+        insert_rows(con, "crm_contacts", [*CONTACTS, STAFF_CONTACT], **FIRST_LOAD)
+        insert_rows(
+            con, "pos_order_lines", FIRST_ORDER_LINES + STAFF_CARD_ORDER_LINES, **FIRST_LOAD
+        )
         insert_rows(con, "web_events", FIRST_WEB_EVENTS, **FIRST_LOAD)
         insert_rows(con, "crm_tickets", TICKETS, **FIRST_LOAD)
 

@@ -206,8 +206,8 @@ def test_second_daily_run_reads_only_the_new_rows(runs: TwoDailyRuns, con) -> No
             [second_invocation],
         ).fetchall()
     )
-    # second load: O4, O6 and the re-sent O2 line; the first load's other 4 lines are untouched
-    assert by_run == {True: 3, False: 4}
+    # second load: O4, O6 and the re-sent O2 line; the first load's other 10 lines are untouched
+    assert by_run == {True: 3, False: 10}
     new_events = con.execute(
         "select count(*) from intermediate.int_web_events_deduplicated "
         "where _dbt_invocation_id = ?",
@@ -239,8 +239,15 @@ def test_identity_merges_one_person_and_refuses_shared_identifiers(con) -> None:
     excluded = dict(
         con.execute("select identifier_type, reason from marts.excluded_identifiers").fetchall()
     )
-    assert set(excluded) == {"email", "cookie"}
+    assert set(excluded) == {"email", "cookie", "loyalty_id"}
     assert "3 distinct contact_id" in excluded["cookie"]
+    # the staff card lent at the till: its six orders are nobody's, not Sam's
+    assert excluded["loyalty_id"].startswith("on 6 orders on 2025-03-04")
+    staff_orders = con.execute(
+        "select count(*) from marts.orders where order_id like 'S%' and customer_key is null"
+    ).fetchone()[0]
+    assert staff_orders == 6
+    assert features(con, "C7", "2025-03-10")["frequency"] == 0
     # the anonymous in-store order has no customer
     assert (
         con.execute("select customer_key from marts.orders where order_id = 'O3'").fetchone()[0]

@@ -62,7 +62,7 @@ thresholds as (
     ) as t(identifier_type, max_people)
 ),
 
-final as (
+too_many_people as (
     select
         strongest_evidence.node_type as identifier_type,
         strongest_evidence.node_value as identifier_value,
@@ -71,10 +71,49 @@ final as (
         'linked to ' || strongest_evidence.linked_people || ' distinct '
             || strongest_evidence.neighbour_type || ' values (at most '
             || thresholds.max_people || ' people per ' || strongest_evidence.node_type
-            || ' allowed)' as reason
+            || ' allowed)' as reason,
+        1 as rule_order
     from strongest_evidence
     inner join thresholds on strongest_evidence.node_type = thresholds.identifier_type
     where strongest_evidence.linked_people > thresholds.max_people
+),
+
+orders_per_day as (
+    select
+        linked_identifier_type as identifier_type,
+        linked_identifier_value as identifier_value,
+        cast(observed_at as date) as order_day,
+        count(distinct identifier_value) as orders
+    from edges
+    where evidence = 'pos_order' and linked_identifier_type in ('email', 'phone', 'loyalty_id')
+    group by all
+),
+
+too_many_orders_a_day as (
+    select
+        identifier_type,
+        identifier_value,
+        max(orders) as linked_people,
+        {{ var('identity_max_orders_per_day') }} as max_people,
+        'on ' || max(orders) || ' orders on ' || arg_max(order_day, orders)
+            || ' (at most {{ var("identity_max_orders_per_day") }} orders a day for one person)'
+            as reason,
+        2 as rule_order
+    from orders_per_day
+    group by identifier_type, identifier_value
+    having max(orders) > {{ var('identity_max_orders_per_day') }}
+),
+
+final as (
+    select identifier_type, identifier_value, linked_people, max_people, reason
+    from (
+        select * from too_many_people
+        union all
+        select * from too_many_orders_a_day
+    )
+    qualify row_number() over (
+        partition by identifier_type, identifier_value order by rule_order
+    ) = 1
 )
 
 select * from final
