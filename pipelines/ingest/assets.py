@@ -65,6 +65,11 @@ def entity_metadata(report: EntityReport, days: list[date]) -> dict[str, dg.Meta
         "files": dg.MetadataValue.md(
             markdown_table(files, max_rows=50) if report.files else "_no files landed_"
         ),
+        "quarantine_sample": dg.MetadataValue.md(
+            markdown_table(pl.DataFrame(report.quarantine_sample))
+            if report.quarantine_sample
+            else "_nothing quarantined_"
+        ),
         "dagster/row_count": dg.MetadataValue.int(report.rows_loaded),
     }
 

@@ -38,6 +38,9 @@ from pipelines.settings import get_paths
 CHUNK_BYTES = int(os.environ.get("INGEST_CHUNK_BYTES", 64 * 1024 * 1024))
 
 
+SAMPLE_ROWS = 10
+
+
 class IngestError(RuntimeError):
     """A load that must not be committed (e.g. rows that neither loaded nor were quarantined)."""
 
@@ -61,6 +64,8 @@ class EntityReport:
     rows_loaded: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     files: list[FileReport] = field(default_factory=list)
+    # the first quarantined rows (file, row, reason, detail), for a person to look at
+    quarantine_sample: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def table(self) -> str:
@@ -237,6 +242,17 @@ def _report(
                 f"{name}: {read} rows read but {loaded} loaded + {quarantined} quarantined"
             )
         report.files.append(FileReport(name, mapping.entity.name, day, read, loaded, quarantined))
+    report.quarantine_sample = (
+        checked.filter(pl.col("_reason").is_not_null())
+        .head(SAMPLE_ROWS)
+        .select(
+            pl.col("_source_file").alias("file"),
+            pl.col("_source_row").alias("row"),
+            pl.col("_reason").alias("reason"),
+            pl.col("_detail").alias("detail"),
+        )
+        .to_dicts()
+    )
     report.rows_read = checked.height
     report.rows_loaded = checked.filter(pl.col("_reason").is_null()).height
     by_reason = Counter(checked["_reason"].drop_nulls().to_list())
@@ -266,6 +282,7 @@ def _merge(total: EntityReport | None, part: EntityReport) -> EntityReport:
     total.rows_read += part.rows_read
     total.rows_loaded += part.rows_loaded
     total.files += part.files
+    total.quarantine_sample = (total.quarantine_sample + part.quarantine_sample)[:SAMPLE_ROWS]
     reasons = Counter(total.quarantined_by_reason) + Counter(part.quarantined_by_reason)
     total.quarantined_by_reason = {r: reasons[r] for r in REASONS if reasons[r]}
     return total

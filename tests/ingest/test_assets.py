@@ -51,6 +51,9 @@ def test_materialize_one_partition(landing: Landing, tmp_path: Path) -> None:
     assert orders["quarantined_by_reason"]["unknown_customer"] == 1
     assert orders["files_read"] == 1
     assert "pos/2025-03-04/order_lines.csv" in orders["files"]
+    assert (
+        "unknown_customer" in orders["quarantine_sample"] and "C404" in orders["quarantine_sample"]
+    )
     assert metadata(result)["raw/web_events"]["rows_read"] == 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.pos_order_lines").fetchone() == (1,)
