@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from itertools import groupby
 from pathlib import Path
 
@@ -311,7 +311,8 @@ def load_days(
     files, report.files_ignored = find_files(incoming_dir, source, days, mappings)
     codes = load_categories()["code"].to_list()
     contact_ids = _contact_ids(con) if source == "pos" else None
-    loaded_at = datetime.now().replace(microsecond=0)
+    # UTC, without a zone, like the other timestamps in the warehouse
+    loaded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     con.execute("begin transaction")
     try:
         _delete_days(con, source, days)
