@@ -1,6 +1,19 @@
 {#- The as-of dates the feature history keeps: every N days from the anchor (weekly by default)
     within the history window, plus the latest day. The latest day is the day after the newest
     order, web event or contact, unless the var features_as_of_date pins it. -#}
+{%- set every = var('feature_snapshot_every_days') %}
+{%- if every is not number or every < 1 or var('feature_history_days') is not number %}
+    {{ exceptions.raise_compiler_error(
+        "vars feature_snapshot_every_days and feature_history_days must be whole numbers of days "
+        ~ "(>= 1); found " ~ every ~ " and " ~ var('feature_history_days')) }}
+{%- endif %}
+{%- for name in ['feature_snapshot_anchor_date', 'features_as_of_date'] %}
+    {%- set value = var(name) %}
+    {%- if value and not modules.re.match('^\\d{4}-\\d{2}-\\d{2}$', value | string) %}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ name ~ " must be a date like 2025-03-10; found " ~ value) }}
+    {%- endif %}
+{%- endfor %}
 
 with
 

@@ -3,6 +3,19 @@
     counted as the distinct identifiers of another person-level type (contact ids, emails, phones,
     loyalty cards) it appears with, directly or on the same order. -#}
 {%- set thresholds = var('identity_max_people_per_identifier') %}
+{%- for identifier_type in ['email', 'phone', 'loyalty_id', 'cookie'] %}
+    {%- if thresholds is not mapping or thresholds.get(identifier_type) is not number
+          or thresholds[identifier_type] < 1 %}
+        {{ exceptions.raise_compiler_error(
+            "var identity_max_people_per_identifier must map email, phone, loyalty_id and cookie "
+            ~ "to a whole number of people >= 1; found " ~ thresholds) }}
+    {%- endif %}
+{%- endfor %}
+{%- if var('identity_max_orders_per_day') is not number or var('identity_max_orders_per_day') < 1 %}
+    {{ exceptions.raise_compiler_error(
+        "var identity_max_orders_per_day must be a whole number >= 1; found "
+        ~ var('identity_max_orders_per_day')) }}
+{%- endif %}
 
 with
 
