@@ -153,7 +153,23 @@ def write_segment_kpis(con: duckdb.DuckDBPyConnection, as_of: date, windows: Kpi
         "activity_days": windows.activity_window_days,
         "revenue_days": windows.revenue_window_days,
     }
-    query = segment_kpis_sql(con)
-    con.execute(f"create table if not exists segments.segment_kpis as {query} limit 0", params)
+    con.execute(f"create or replace temp table publish_kpis as {segment_kpis_sql(con)}", params)
+    con.execute("create table if not exists segments.segment_kpis as from publish_kpis limit 0")
+    # a KPI added in a later release becomes a new column; earlier dates keep null there
+    new_columns = con.execute(
+        """
+        select column_name, data_type from duckdb_columns()
+        where database_name = 'temp' and table_name = 'publish_kpis'
+            and column_name not in (
+                select column_name from duckdb_columns()
+                where database_name <> 'temp' and schema_name = 'segments'
+                    and table_name = 'segment_kpis'
+            )
+        order by column_index
+        """
+    ).fetchall()
+    for column, data_type in new_columns:
+        con.execute(f"alter table segments.segment_kpis add column {column} {data_type}")
     con.execute("delete from segments.segment_kpis where as_of_date = $as_of", {"as_of": as_of})
-    con.execute(f"insert into segments.segment_kpis by name {query}", params)
+    con.execute("insert into segments.segment_kpis by name select * from publish_kpis")
+    con.execute("drop table publish_kpis")

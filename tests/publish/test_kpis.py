@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import duckdb
 import pytest
 
 from pipelines.publish.config import KpiWindows, load_publishing_config
-from tests.publish.fixture_warehouse import SECOND_AS_OF, write_candidates
+from tests.publish.fixture_warehouse import FIRST_AS_OF, SECOND_AS_OF, write_candidates
 
 KPI_COLUMNS = (
     "customers, share, revenue_share, avg_order_value, purchase_frequency, historical_clv, "
@@ -58,3 +59,18 @@ def test_shares_of_a_segment_type_add_up_to_one(site, publish):
         assert customers == 13, segment_type
         assert share == pytest.approx(1.0), segment_type
         assert revenue_share == pytest.approx(1.0), segment_type
+
+
+def test_a_kpi_added_later_becomes_a_column_and_earlier_dates_stay(site, publish):
+    write_candidates(site.warehouse, FIRST_AS_OF)
+    publish()
+    # an older release's table: without the satisfaction column
+    with duckdb.connect(str(site.warehouse)) as con:
+        con.execute("alter table segments.segment_kpis drop column avg_satisfaction")
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    publish()
+
+    assert site.rows(
+        "select as_of_date, avg_satisfaction from segments.segment_kpis "
+        "where segment_type = 'rfm_segment' and segment = 'Champions' order by as_of_date"
+    ) == [(FIRST_AS_OF, None), (SECOND_AS_OF, 5.0)]
