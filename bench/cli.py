@@ -23,7 +23,7 @@ from typing import Any
 from bench.landing import landed_days
 from bench.measure import run_measured
 from bench.report import MB, floor_ratios, judge, markdown
-from bench.steps import run_windows, step_rows
+from bench.steps import model_durations, run_windows, step_rows
 from bench.tiers import SEED, TIERS, Tier
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -109,6 +109,7 @@ def pipeline_run(
         "definitions_import_s": round(outcome["definitions_import_s"], 2),
         "peak_rss_mb": round(measured.peak_rss_bytes / MB, 1),
         "steps": step_rows(windows, measured, outcome["step_stages"]),
+        "models": model_durations(data_dir / "dagster", outcome["run_id"]),
     }
     log(
         f"{name}: {'success' if summary['success'] else 'FAILED'} in {summary['wall_s']} s, "

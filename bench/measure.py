@@ -6,6 +6,7 @@ Memory is read from /proc (Linux); timestamps are epoch seconds, comparable with
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAMPLE_INTERVAL_S = 0.1
+TREE_REFRESH_EVERY = 5
 
 
 @dataclass
@@ -69,15 +71,20 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+def descendants(pid: int) -> list[int]:
+    """A process and all its descendants."""
     children = _children_by_parent()
-    total, todo = 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
-        total += rss_bytes(current)
+        tree.append(current)
         todo.extend(children.get(current, []))
-    return total
+    return tree
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    return sum(rss_bytes(member) for member in descendants(pid))
 
 
 def run_measured(
@@ -105,8 +112,14 @@ def run_measured(
     )
 
     def sample() -> None:
-        while not done.is_set():
-            samples.append((time.time(), tree_rss_bytes(process.pid)))
+        tree: list[int] = []
+        for tick in itertools.count():
+            if done.is_set():
+                return
+            # walking all of /proc costs more than reading a few status files: every 5th sample
+            if tick % TREE_REFRESH_EVERY == 0:
+                tree = descendants(process.pid)
+            samples.append((time.time(), sum(rss_bytes(member) for member in tree)))
             done.wait(SAMPLE_INTERVAL_S)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MB = 2**20
+TOP_MODELS = 10
 
 # stage of the pipeline -> the floor stage that does the least version of the same work
 FLOOR_OF_STAGE = {"ingest": "load", "transform": "rfm_sql", "segmentation": "kmeans"}
@@ -170,6 +171,28 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{_fmt(step['peak_rss_mb'], 0)} | {_fmt(other.get('wall_s'))} | "
                 f"{_fmt(other.get('peak_rss_mb'), 0)} |"
             )
+    models = result["runs"].get("full_build", {}).get("models", [])
+    if models:
+        incremental = {
+            m["asset"]: m["seconds"]
+            for m in result["runs"].get("incremental_2y", {}).get("models", [])
+        }
+        lines += [
+            "",
+            f"## Slowest dbt models (seconds dbt reports; {len(models)} models in all)",
+            "",
+            "| model | full s | incremental s |",
+            "|---|---:|---:|",
+        ]
+        for model in models[:TOP_MODELS]:
+            lines.append(
+                f"| {model['asset']} | {_fmt(model['seconds'], 2)} | "
+                f"{_fmt(incremental.get(model['asset']), 2)} |"
+            )
+        lines.append(
+            f"| all models | {_fmt(sum(m['seconds'] for m in models), 2)} | "
+            f"{_fmt(sum(incremental.values()), 2) if incremental else '-'} |"
+        )
     if result.get("floor") and result.get("floor_ratios"):
         floor = result["floor"]
         lines += [

@@ -78,3 +78,23 @@ def step_rows(
             }
         )
     return rows
+
+
+def model_durations(dagster_home: Path, run_id: str) -> list[dict[str, object]]:
+    """Assets materialized inside a multi-asset step (the dbt models) with the seconds dbt
+    reports for each (`Execution Duration` metadata), slowest first."""
+    models = []
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        entries = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        for entry in entries:
+            materialization = entry.dagster_event.event_specific_data.materialization
+            duration = materialization.metadata.get("Execution Duration")
+            if duration is not None:
+                models.append(
+                    {
+                        "asset": materialization.asset_key.to_user_string(),
+                        "step": entry.step_key,
+                        "seconds": round(float(duration.value), 3),
+                    }
+                )
+    return sorted(models, key=lambda m: m["seconds"], reverse=True)

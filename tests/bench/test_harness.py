@@ -117,7 +117,7 @@ def test_pandas_peer_scores_the_same_rfm_as_the_floor(incoming: Path) -> None:
 
 def test_memory_of_a_child_process_counts_towards_the_peak(tmp_path: Path) -> None:
     # the measured process starts a child that holds 300 MB, as the run process starts dbt
-    child = "b = bytearray(300 * 2**20); import time; time.sleep(0.6)"
+    child = "b = bytearray(300 * 2**20); import time; time.sleep(1.5)"
     parent = (
         f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
     )
