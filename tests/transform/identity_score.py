@@ -9,6 +9,7 @@ predicted pairs; recall = true predicted pairs / true pairs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -60,3 +61,69 @@ def pair_score(con: duckdb.DuckDBPyConnection, assignments: str) -> PairScore:
         """
     ).fetchone()
     return PairScore(*(int(v) for v in row))
+
+
+def score_against_truth(warehouse: Path, truth: Path) -> tuple[PairScore, int]:
+    """Score a built warehouse against `sample_truth/`; also returns the orders left unscored.
+
+    Scored records: orders with at least one identifier the truth does not call shared (on the
+    order lines, or a web purchase on an unshared cookie), CRM contacts, and unshared cookies.
+    An order that carries nothing else than a shared card or address cannot be placed by any
+    method and is left out, as are anonymous orders.
+    """
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(
+            "create temp view truth_identifiers as "
+            f"select * from read_parquet('{truth / 'identifiers.parquet'}')"
+        )
+        con.execute(
+            f"create temp view truth_orders as select * from read_parquet('{truth / 'orders.parquet'}')"
+        )
+        con.execute(
+            """
+            create temp view shared_values as
+            select distinct lower(trim(identifier_value)) as value
+            from truth_identifiers where is_shared
+            """
+        )
+        con.execute(
+            """
+            create temp view identifiable_orders as
+            select distinct trim(order_id) as order_id
+            from raw.pos_order_lines as lines
+            cross join lateral (values (customer_id), (loyalty_id), (email), (phone)) as v(value)
+            where nullif(trim(v.value), '') is not null
+                and lower(trim(v.value)) not in (select value from shared_values)
+            union
+            select distinct trim(transaction_id)
+            from raw.web_events
+            where transaction_id is not null
+                and lower(trim(user_pseudo_id)) not in (select value from shared_values)
+            """
+        )
+        unscored = con.execute(
+            """
+            select count(*) from truth_orders
+            where order_id not in (select order_id from identifiable_orders)
+            """
+        ).fetchone()[0]
+        assignments = """
+            select 'order:' || truth_orders.order_id as record_id, truth_orders.person_id,
+                   orders.customer_key
+            from truth_orders
+            left join marts.orders using (order_id)
+            where truth_orders.person_id is not null
+                and truth_orders.order_id in (select order_id from identifiable_orders)
+            union all
+            select truth_identifiers.identifier_type || ':' || trim(truth_identifiers.identifier_value),
+                   any_value(truth_identifiers.person_id), any_value(identifiers.customer_key)
+            from truth_identifiers
+            left join marts.customer_identifiers as identifiers
+                on identifiers.identifier_type = case truth_identifiers.identifier_type
+                    when 'user_pseudo_id' then 'cookie' else truth_identifiers.identifier_type end
+                and identifiers.identifier_value = trim(truth_identifiers.identifier_value)
+            where truth_identifiers.identifier_type in ('contact_id', 'user_pseudo_id', 'cookie')
+                and not truth_identifiers.is_shared
+            group by 1
+        """
+        return pair_score(con, assignments), unscored

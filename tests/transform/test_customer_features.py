@@ -17,6 +17,7 @@ import pytest
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
 from tests.transform.fixture_business import write_first_load, write_second_load
+from tests.transform.identity_score import score_against_truth
 
 
 @dataclass(frozen=True)
@@ -282,3 +283,52 @@ def test_personal_data_reaches_the_marts_only_for_consented_customers(con) -> No
             f"select string_agg(t::varchar, ' ') from marts.{table} as t"
         ).fetchone()[0]
         assert "example.com" not in text.lower(), f"a plain email reached marts.{table}"
+
+
+def test_identity_score_against_a_hand_written_truth(runs: TwoDailyRuns, tmp_path: Path) -> None:
+    # The truth says Carol's two info@ contacts (C4, C5) are in fact one person, which the guard
+    # rail cannot know; everything else is as the fixture tells it.
+    people = {
+        "alice": ["C1", "C3"],
+        "bob": ["C2"],
+        "carol": ["C4", "C5"],
+        "erin": ["C6"],
+        "sam": ["C7"],
+    }
+    identifiers = [
+        (person, "contact_id", contact, False)
+        for person, contacts in people.items()
+        for contact in contacts
+    ]
+    identifiers += [
+        ("alice", "user_pseudo_id", "K1", False),
+        ("bob", "user_pseudo_id", "K2", False),
+        ("bob", "user_pseudo_id", "K3", True),
+        ("sam", "loyalty_id", "L9", True),
+    ]
+    orders = [("O1", "alice"), ("O2", "alice"), ("O5", "alice"), ("O4", "bob"), ("O6", "bob")]
+    orders += [("O3", "stranger")] + [(f"S{n}", f"customer{n}") for n in range(6)]
+    with duckdb.connect() as con:
+        con.execute(
+            "create table identifiers (person_id varchar, identifier_type varchar, "
+            "identifier_value varchar, is_shared boolean)"
+        )
+        con.executemany("insert into identifiers values (?, ?, ?, ?)", identifiers)
+        con.execute("create table orders (order_id varchar, person_id varchar)")
+        con.executemany("insert into orders values (?, ?)", orders)
+        con.execute(f"copy identifiers to '{tmp_path / 'identifiers.parquet'}'")
+        con.execute(f"copy orders to '{tmp_path / 'orders.parquet'}'")
+
+    score, unscored = score_against_truth(runs.warehouse, tmp_path)
+
+    # scored: Alice's 3 orders, 2 contacts, 1 cookie (15 pairs); Bob's 2 orders, contact and K2
+    # (6 pairs); Carol's 2 contacts (1 pair), Erin, Sam. O3 and the six staff-card orders carry
+    # nothing usable.
+    assert (score.records, score.true_pairs, score.predicted_pairs, score.correct_pairs) == (
+        14,
+        22,
+        21,
+        21,
+    )
+    assert score.precision == 1.0
+    assert unscored == 7

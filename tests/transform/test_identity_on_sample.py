@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.identity_score import PairScore, pair_score
+from tests.transform.identity_score import score_against_truth
 
 sample_data = pytest.importorskip("pipelines.sample_data")
 
@@ -34,51 +34,6 @@ def load_sample(data_dir: Path, warehouse: Path) -> None:
         for source in ("crm", "pos", "web"):
             load_days(con, source, days, incoming)
         write_product_categories(con, load_categories())
-
-
-def score_against_truth(warehouse: Path, truth: Path) -> tuple[PairScore, int]:
-    """The pair score, and how many orders were left out because they carry no identifier."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        con.execute(
-            f"create temp view truth_identifiers as select * from '{truth / 'identifiers.parquet'}'"
-        )
-        con.execute(f"create temp view truth_orders as select * from '{truth / 'orders.parquet'}'")
-        # an order without customer id, card, email, phone or web purchase cannot be linked to
-        # anybody by any method: it is not scored
-        identifiable_orders = """
-            select distinct order_id from intermediate.int_order_lines_deduplicated
-            where coalesce(customer_id, loyalty_id, email_hash, phone_hash) is not null
-            union
-            select transaction_id from intermediate.int_web_events_deduplicated
-            where transaction_id is not null
-        """
-        unscored = con.execute(
-            f"""
-            select count(*) from truth_orders
-            where person_id is not null and order_id not in ({identifiable_orders})
-            """
-        ).fetchone()[0]
-        assignments = f"""
-            select 'order:' || truth_orders.order_id as record_id, truth_orders.person_id,
-                   orders.customer_key
-            from truth_orders
-            left join marts.orders using (order_id)
-            where truth_orders.person_id is not null
-                and truth_orders.order_id in ({identifiable_orders})
-            union all
-            -- contacts and cookies; a shared identifier belongs to nobody in particular
-            select truth_identifiers.identifier_type || ':' || truth_identifiers.identifier_value,
-                   any_value(truth_identifiers.person_id), any_value(identifiers.customer_key)
-            from truth_identifiers
-            left join marts.customer_identifiers as identifiers
-                on identifiers.identifier_type = case truth_identifiers.identifier_type
-                    when 'user_pseudo_id' then 'cookie' else truth_identifiers.identifier_type end
-                and identifiers.identifier_value = trim(truth_identifiers.identifier_value)
-            where truth_identifiers.identifier_type in ('contact_id', 'user_pseudo_id', 'cookie')
-                and not truth_identifiers.is_shared
-            group by 1
-        """
-        return pair_score(con, assignments), unscored
 
 
 def test_identity_resolution_precision_and_recall_on_default_sample(
