@@ -67,9 +67,9 @@ def score_against_truth(warehouse: Path, truth: Path) -> tuple[PairScore, int]:
     """Score a built warehouse against `sample_truth/`; also returns the orders left unscored.
 
     Scored records: orders with at least one identifier the truth does not call shared (on the
-    order lines, or a web purchase on an unshared cookie), CRM contacts, and unshared cookies.
-    An order that carries nothing else than a shared card or address cannot be placed by any
-    method and is left out, as are anonymous orders.
+    order lines, or a web purchase on an unshared cookie), CRM contacts, and unshared cookies
+    that logged in or bought. A record that carries no identifier, or only shared ones, cannot
+    be placed by any method and is left out (anonymous orders, cookies that only browsed).
     """
     with duckdb.connect(str(warehouse), read_only=True) as con:
         con.execute(
@@ -101,6 +101,14 @@ def score_against_truth(warehouse: Path, truth: Path) -> tuple[PairScore, int]:
                 and lower(trim(user_pseudo_id)) not in (select value from shared_values)
             """
         )
+        con.execute(
+            """
+            create temp view identifiable_cookies as
+            select distinct trim(user_pseudo_id) as user_pseudo_id
+            from raw.web_events
+            where nullif(trim(user_id), '') is not null or nullif(trim(transaction_id), '') is not null
+            """
+        )
         unscored = con.execute(
             """
             select count(*) from truth_orders
@@ -122,8 +130,13 @@ def score_against_truth(warehouse: Path, truth: Path) -> tuple[PairScore, int]:
                 on identifiers.identifier_type = case truth_identifiers.identifier_type
                     when 'user_pseudo_id' then 'cookie' else truth_identifiers.identifier_type end
                 and identifiers.identifier_value = trim(truth_identifiers.identifier_value)
-            where truth_identifiers.identifier_type in ('contact_id', 'user_pseudo_id', 'cookie')
-                and not truth_identifiers.is_shared
+            where not truth_identifiers.is_shared
+                and (
+                    truth_identifiers.identifier_type = 'contact_id'
+                    or (truth_identifiers.identifier_type in ('user_pseudo_id', 'cookie')
+                        and trim(truth_identifiers.identifier_value) in (
+                            select user_pseudo_id from identifiable_cookies))
+                )
             group by 1
         """
         return pair_score(con, assignments), unscored

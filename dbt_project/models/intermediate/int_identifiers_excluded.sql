@@ -82,9 +82,9 @@ too_many_people as (
         strongest_evidence.linked_people,
         thresholds.max_people,
         'linked to ' || strongest_evidence.linked_people || ' distinct '
-            || strongest_evidence.neighbour_type || ' values (at most '
-            || thresholds.max_people || ' people per ' || strongest_evidence.node_type
-            || ' allowed)' as reason,
+            || strongest_evidence.neighbour_type || ' values, more than the '
+            || thresholds.max_people || ' allowed per ' || strongest_evidence.node_type
+            as reason,
         1 as rule_order
     from strongest_evidence
     inner join thresholds on strongest_evidence.node_type = thresholds.identifier_type
@@ -109,7 +109,7 @@ too_many_orders_a_day as (
         max(orders) as linked_people,
         {{ var('identity_max_orders_per_day') }} as max_people,
         'on ' || max(orders) || ' orders on ' || arg_max(order_day, orders)
-            || ' (at most {{ var("identity_max_orders_per_day") }} orders a day for one person)'
+            || ', more than the {{ var("identity_max_orders_per_day") }} a person places in a day'
             as reason,
         2 as rule_order
     from orders_per_day
