@@ -140,10 +140,10 @@ def projection_coordinates(
     every feature is scaled to unit variance before the PCA.
     """
     sample = frame.sample(n=min(sample_size, len(frame)), seed=seed) if len(frame) else frame
-    values = sample.select(features).to_numpy().astype(float)
-    medians = np.nanmedian(np.where(np.isnan(values), np.nan, values), axis=0)
-    medians = np.where(np.isnan(medians), 0.0, medians)
-    values = np.where(np.isnan(values), medians, values)
+    filled = sample.select(
+        pl.col(f).fill_nan(None).fill_null(pl.col(f).median()).fill_null(0.0) for f in features
+    )
+    values = filled.to_numpy().astype(float)
     values = np.sign(values) * np.log1p(np.abs(values))
     spread = values.std(axis=0)
     values = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
