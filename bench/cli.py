@@ -47,14 +47,27 @@ def generate(tier: Tier, landing: Path) -> None:
         f"days={tier.history_days + 1}, end_date=date.fromisoformat({end.isoformat()!r}), "
         f"seed={SEED})"
     )
-    measured = run_measured([PYTHON, "-c", code], cwd=PROJECT_ROOT)
+    measured = run_measured([PYTHON, "-c", code], env=python_env(), cwd=PROJECT_ROOT)
     if measured.returncode != 0:
         raise SystemExit(f"the generator failed:\n{measured.stderr[-4000:]}")
     log(f"generated {tier.customers:,} customers in {measured.wall_s:.1f} s into {landing}")
 
 
-def pipeline_env(data_dir: Path, first_day: date) -> dict[str, str]:
+def python_env() -> dict[str, str]:
+    """This environment, with bytecode cached under bench/work/pycache.
+
+    An installed project imports from cached bytecode after its first run; a shell that sets
+    PYTHONDONTWRITEBYTECODE would make every measured process compile dagster, dbt and sklearn
+    from source again, so the benchmark keeps its own cache and leaves the venv untouched.
+    """
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(BENCH_DIR / "work" / "pycache")
+    return env
+
+
+def pipeline_env(data_dir: Path, first_day: date) -> dict[str, str]:
+    env = python_env()
     env.update(
         SEGMENTS_DATA_DIR=str(data_dir),
         WAREHOUSE_PATH=str(data_dir / "warehouse.duckdb"),
@@ -123,7 +136,9 @@ def side_run(module: str, args: list[str], work: Path) -> dict[str, Any]:
     name = module.rsplit(".", 1)[1]
     out = work / f"{name}.json"
     out.unlink(missing_ok=True)
-    measured = run_measured([PYTHON, "-m", module, *args, "--out", str(out)], cwd=PROJECT_ROOT)
+    measured = run_measured(
+        [PYTHON, "-m", module, *args, "--out", str(out)], env=python_env(), cwd=PROJECT_ROOT
+    )
     if measured.returncode != 0:
         raise SystemExit(f"{module} failed:\n{measured.stderr[-4000:]}")
     result = json.loads(out.read_text())
@@ -144,6 +159,15 @@ def code_location_load_s(env: dict[str, str], repeats: int = 3) -> float:
             raise SystemExit(f"import pipelines.definitions failed:\n{measured.stderr[-4000:]}")
         walls.append(measured.wall_s)
     return round(statistics.median(walls), 2)
+
+
+def warm_bytecode_cache(env: dict[str, str]) -> float:
+    """Import what the measured processes import, once, so none of them pays for compiling."""
+    modules = "pipelines.definitions, dbt.cli.main, dbt.adapters.duckdb, pandas, sklearn.cluster"
+    measured = run_measured([PYTHON, "-c", f"import {modules}"], env=env, cwd=PROJECT_ROOT)
+    if measured.returncode != 0:
+        raise SystemExit(f"importing {modules} failed:\n{measured.stderr[-4000:]}")
+    return round(measured.wall_s, 2)
 
 
 def commit() -> str:
@@ -183,6 +207,8 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
     runs: dict[str, Any] = {}
     full_dir = work / "full"
     fresh_data_dir(full_dir, landing)
+    first_load_s = warm_bytecode_cache(pipeline_env(full_dir, first))
+    log(f"first import of the code location and dbt (fills the bytecode cache): {first_load_s} s")
     runs["full_build"] = pipeline_run("full_build", full_dir, first, history, single_day=False)
     runs["incremental_2y"] = pipeline_run("incremental_2y", full_dir, first, [extra_day], True)
     year_dir = work / "one_year"
@@ -218,6 +244,7 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
         "floor_ratios": floor_ratios(runs["full_build"], floor),
         "peer": peer_result,
         "code_location_load_s": load_s,
+        "first_load_s": first_load_s,
     }
     result["targets"] = judge(result)
     return result
