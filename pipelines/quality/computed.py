@@ -220,8 +220,10 @@ def order_line_outcomes(
         if history >= rules.row_count.min_history_days and median_identified is not None:
             observed[str(day)]["median_identified_share"] = round(median_identified, 4)
             drop = median_identified - identified
-            # 3 binomial standard errors: a small day's share wobbles without anything broken
-            noise = 3 * math.sqrt(median_identified * (1 - median_identified) / lines)
+            # binomial standard errors: a small day's share wobbles without anything broken
+            noise = rules.identified_share_min_standard_errors * math.sqrt(
+                median_identified * (1 - median_identified) / lines
+            )
             if drop > rules.identified_share_max_drop and drop > noise:
                 unidentified.append(
                     f"{day}: {identified:.1%} of lines identify a customer vs median {median_identified:.1%}"
@@ -240,7 +242,8 @@ def order_line_outcomes(
             unexpected_sample=unidentified,
             detail=(
                 "customer_id, loyalty_id, email or phone; fails when it falls more than "
-                f"{rules.identified_share_max_drop:.0%} points and 3 standard errors below the "
+                f"{rules.identified_share_max_drop:.0%} points and "
+                f"{rules.identified_share_min_standard_errors:g} standard errors below the "
                 "median of the previous days"
             ),
         ),

@@ -33,6 +33,7 @@ class RawRules:
     max_quarantine_share: float
     quarantine_severity: str
     identified_share_max_drop: float
+    identified_share_min_standard_errors: float
     identified_share_severity: str
     max_return_share: float
     min_net_revenue: float
@@ -184,6 +185,7 @@ def load_quality_config(path: Path = QUALITY_CONFIG) -> QualityConfig:
             max_quarantine_share=quarantine.number("max_share", 0, 1),
             quarantine_severity=quarantine.severity(),
             identified_share_max_drop=identified.number("max_drop_vs_median", 0, 1),
+            identified_share_min_standard_errors=identified.number("min_standard_errors", 0),
             identified_share_severity=identified.severity(),
             max_return_share=raw.number("max_return_share", 0, 1),
             min_net_revenue=raw.number("min_net_revenue"),
