@@ -106,6 +106,17 @@ def _as_names(value: Any, where: str) -> tuple[str, ...]:
     raise MappingError(f"{where}: expected a column name or a list of names, found {value!r}")
 
 
+def _word(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        raise MappingError(
+            f"{where}: found {value!r}; YAML reads unquoted yes/no/on/off/true/false as a "
+            'boolean, write the vendor\'s word in quotes (e.g. "yes")'
+        )
+    if not isinstance(value, str | int | float):
+        raise MappingError(f"{where}: expected a word or number, found {value!r}")
+    return str(value)
+
+
 def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
     value = spec.get(key, False)
     if not isinstance(value, bool):
@@ -117,9 +128,7 @@ def _text(spec: dict[str, Any], key: str, where: str) -> str | None:
     value = spec.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise MappingError(f"{where}: '{key}' must be a text value, found {value!r}")
-    return str(value)
+    return _word(value, f"{where}, {key}")
 
 
 def parse_column_rule(entity: Entity, canonical: str, spec: Any, where: str) -> ColumnRule:
@@ -189,11 +198,14 @@ def parse_column_rule(entity: Entity, canonical: str, spec: Any, where: str) -> 
         if key in spec:
             if column_type != "boolean":
                 raise MappingError(f"{where}: '{key}' applies to a boolean, not a {column_type}")
-            kwargs[key] = tuple(v.lower() for v in _as_names([str(v) for v in spec[key]], where))
+            words = spec[key] if isinstance(spec[key], list) else [spec[key]]
+            kwargs[key] = tuple(_word(v, f"{where}, {key}").lower() for v in words)
     if "map" in spec:
         if not isinstance(spec["map"], dict):
             raise MappingError(f"{where}: 'map' must be a dictionary, found {spec['map']!r}")
-        kwargs["map"] = {str(k): str(v) for k, v in spec["map"].items()}
+        kwargs["map"] = {
+            _word(k, f"{where}, map"): _word(v, f"{where}, map") for k, v in spec["map"].items()
+        }
     for key in ("strip_currency", "absolute", "lowercase"):
         kwargs[key] = _flag(spec, key, where)
     numeric_only = ("scale", "strip_currency", "absolute", "divide_by")

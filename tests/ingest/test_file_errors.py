@@ -110,6 +110,11 @@ def write_sources(tmp_path: Path, mapping_yaml: str, selection: str = "pos: mine
             "    columns:\n      sku: {from: s, extract: 'no group'}\n",
             "'extract' needs exactly one \\(group\\)",
         ),
+        (
+            "entities:\n  order_lines:\n    match_canonical_names: true\n"
+            "    columns:\n      channel: {from: c, map: {yes: online}}\n",
+            "write the vendor's word in quotes",
+        ),
     ],
 )
 def test_invalid_mapping_is_rejected_with_a_clear_message(
