@@ -1,0 +1,556 @@
+"""ML segments: a scikit-learn-style customer clusterer with profiles, names and rules.
+
+`CustomerClusterer` takes Polars frames with the columns of `marts.customer_features` (plus
+`share_<category>` columns from `clustering_frame`), log-transforms skewed columns, scales them
+robustly, picks k by silhouette and resampling stability, and explains every cluster with a
+profile, a short human name and rules a person can read. Fitted models are saved and loaded
+with their version, so customers who appear later are assigned without refitting.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import polars as pl
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.preprocessing import RobustScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from pipelines.segmentation.config import config_hash, load_clustering_config
+from pipelines.segmentation.stability import match_centroids
+
+MODEL_PREFIX = "customer-clusterer-"
+
+# How a feature reads in a segment name when the segment is above / below the overall mean.
+# Adjectives come first in the name, in the order of ADJECTIVE_ORDER; a noun ends the name.
+ADJECTIVES: dict[str, tuple[str | None, str | None]] = {
+    "recency_days": ("lapsed", "recent"),
+    "frequency": ("frequent", "occasional"),
+    "frequency_90d": ("frequent", "occasional"),
+    "frequency_365d": ("frequent", "occasional"),
+    "monetary": ("big-spending", "low-spending"),
+    "monetary_90d": ("big-spending", "low-spending"),
+    "monetary_365d": ("big-spending", "low-spending"),
+    "avg_order_value": ("big-basket", "small-basket"),
+    "web_sessions_30d": ("web-savvy", None),
+    "web_sessions_90d": ("web-savvy", None),
+    "online_share": ("online", "in-store"),
+}
+ADJECTIVE_ORDER = list(ADJECTIVES)
+NOUNS: dict[str, str] = {
+    "discount_share": "discount hunters",
+    "return_rate": "returners",
+    "support_tickets_365d": "support seekers",
+    "email_clicks_90d": "newsletter readers",
+    "cart_abandonments_30d": "cart abandoners",
+}
+
+
+def wide_category_shares(category_shares: pl.DataFrame) -> pl.DataFrame:
+    """Long `customer_key, category_code, share` -> one row per customer, `share_<code>` columns."""
+    return category_shares.pivot(
+        on="category_code", index="customer_key", values="share", aggregate_function="sum"
+    ).rename(lambda c: c if c == "customer_key" else f"share_{c}")
+
+
+def clustering_frame(
+    features: pl.DataFrame, category_shares: pl.DataFrame | None, feature_names: list[str]
+) -> pl.DataFrame:
+    """Features joined with the category shares the clustering asks for (0 where no spend)."""
+    frame = features
+    wanted = [f for f in feature_names if f.startswith("share_") and f not in features.columns]
+    if wanted and category_shares is not None:
+        frame = frame.join(wide_category_shares(category_shares), on="customer_key", how="left")
+    return frame.with_columns(
+        [pl.col(f).fill_null(0.0) if f in frame.columns else pl.lit(0.0).alias(f) for f in wanted]
+    )
+
+
+class CustomerClusterer:
+    """Groups customers on configured features; scikit-learn conventions (fit/predict/transform,
+    learned state in attributes ending in `_`). `predict` returns stable public cluster ids."""
+
+    def __init__(
+        self,
+        features: list[str],
+        log_features: list[str] | tuple[str, ...] = (),
+        k_min: int = 3,
+        k_max: int = 10,
+        n_clusters: int | None = None,
+        silhouette_sample_size: int = 2000,
+        stability_bootstraps: int = 3,
+        stability_sample_share: float = 0.8,
+        min_stability_ari: float = 0.8,
+        minibatch_above_customers: int = 20000,
+        n_init: int = 4,
+        random_state: int = 0,
+        rule_tree_max_depth: int = 3,
+        min_name_difference: float = 0.5,
+        max_match_distance: float = 1.0,
+        preference_names: dict[str, str] | None = None,
+    ) -> None:
+        self.features = features
+        self.log_features = log_features
+        self.k_min = k_min
+        self.k_max = k_max
+        self.n_clusters = n_clusters
+        self.silhouette_sample_size = silhouette_sample_size
+        self.stability_bootstraps = stability_bootstraps
+        self.stability_sample_share = stability_sample_share
+        self.min_stability_ari = min_stability_ari
+        self.minibatch_above_customers = minibatch_above_customers
+        self.n_init = n_init
+        self.random_state = random_state
+        self.rule_tree_max_depth = rule_tree_max_depth
+        self.min_name_difference = min_name_difference
+        self.max_match_distance = max_match_distance
+        self.preference_names = preference_names
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any] | None = None, preference_names: dict[str, str] | None = None
+    ) -> CustomerClusterer:
+        """A clusterer set up from `clustering.yaml` (defaults when no config is given)."""
+        config = config if config is not None else load_clustering_config()
+        skip = {"allow_sensitive_features", "refit_every_days"}
+        params = {k: v for k, v in config.items() if k not in skip}
+        clusterer = cls(**params, preference_names=preference_names)
+        clusterer.config_hash_ = config_hash(config)
+        return clusterer
+
+    # ---------- preparing the matrix
+
+    def _raw(self, frame: pl.DataFrame) -> np.ndarray:
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"customer features: columns {missing} expected for clustering, "
+                f"found only {sorted(frame.columns)}"
+            )
+        values = frame.select([pl.col(f).cast(pl.Float64) for f in self.features]).to_numpy()
+        return values
+
+    def _impute(self, values: np.ndarray) -> np.ndarray:
+        filled = values.copy()
+        for column, fill in enumerate(self.fill_values_):
+            filled[np.isnan(filled[:, column]), column] = fill
+        return filled
+
+    def _logged(self, filled: np.ndarray) -> np.ndarray:
+        logged = filled.copy()
+        for column, feature in enumerate(self.features):
+            if feature in self.log_features:
+                # Returns can make money negative; log1p needs values above -1.
+                logged[:, column] = np.log1p(np.clip(logged[:, column], 0, None))
+        return logged
+
+    def transform(self, frame: pl.DataFrame) -> np.ndarray:
+        """The scaled matrix the clusters live in (nulls filled with the fit's medians)."""
+        return self.scaler_.transform(self._logged(self._impute(self._raw(frame))))
+
+    # ---------- fitting
+
+    def _kmeans(self, k: int, n_rows: int, seed: int) -> KMeans | MiniBatchKMeans:
+        if n_rows > self.minibatch_above_customers:
+            return MiniBatchKMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
+        return KMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
+
+    def _choose_k(self, matrix: np.ndarray, rng: np.random.Generator) -> dict[int, dict]:
+        n_rows = len(matrix)
+        sample = rng.choice(n_rows, size=min(n_rows, self.silhouette_sample_size), replace=False)
+        scores: dict[int, dict] = {}
+        for k in range(self.k_min, min(self.k_max, len(sample) - 1) + 1):
+            model = self._kmeans(k, n_rows, self.random_state).fit(matrix)
+            labels = model.predict(matrix[sample])
+            if len(set(labels)) < 2:
+                continue
+            silhouette = float(silhouette_score(matrix[sample], labels))
+            agreements = []
+            for b in range(self.stability_bootstraps):
+                size = max(k + 1, int(self.stability_sample_share * len(sample)))
+                subset = rng.choice(sample, size=size, replace=False)
+                refit = self._kmeans(k, size, self.random_state + b + 1).fit(matrix[subset])
+                agreements.append(adjusted_rand_score(labels, refit.predict(matrix[sample])))
+            scores[k] = {"silhouette": silhouette, "stability": float(np.mean(agreements))}
+        return scores
+
+    def fit(
+        self,
+        frame: pl.DataFrame,
+        as_of_date: date | None = None,
+        previous: CustomerClusterer | None = None,
+    ) -> CustomerClusterer:
+        """Fit on one row per customer. With `previous`, clusters whose centres barely moved keep
+        the previous model's ids and names."""
+        raw = self._raw(frame)
+        if len(raw) < max(self.k_min, 2) + 1:
+            raise ValueError(
+                f"customer features: at least {self.k_min + 1} customers expected to cluster, "
+                f"found {len(raw)}"
+            )
+        medians = np.nanmedian(raw, axis=0)
+        self.fill_values_ = np.where(np.isnan(medians), 0.0, medians)
+        logged = self._logged(self._impute(raw))
+        self.scaler_ = RobustScaler().fit(logged)
+        matrix = self.scaler_.transform(logged)
+        rng = np.random.default_rng(self.random_state)
+        if self.n_clusters is not None:
+            self.k_scores_ = {}
+            k = self.n_clusters
+        else:
+            self.k_scores_ = self._choose_k(matrix, rng)
+            stable = {
+                k: s for k, s in self.k_scores_.items() if s["stability"] >= self.min_stability_ari
+            }
+            pool = stable or self.k_scores_
+            key = "silhouette" if stable else "product"
+            k = max(
+                pool,
+                key=lambda k: (
+                    pool[k]["silhouette"] * (1 if key == "silhouette" else pool[k]["stability"])
+                ),
+            )
+        self.model_ = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
+        self.n_clusters_ = k
+        internal = self.model_.predict(matrix)
+        self._assign_ids(internal, previous)
+        labels = self.cluster_ids_[internal]
+        self._describe(frame, self._impute(raw), matrix, labels)
+        fit_date = as_of_date or _as_of(frame) or date.today()
+        digest = getattr(self, "config_hash_", None) or config_hash(self.get_params())
+        self.meta_ = {
+            "model_version": f"{fit_date.isoformat()}-{digest}-k{k}",
+            "fit_date": fit_date.isoformat(),
+            "features": list(self.features),
+            "config_hash": digest,
+            "n_clusters": k,
+            "customers": len(raw),
+            "clusters": {str(i): self.cluster_names_[i] for i in sorted(self.cluster_names_)},
+            "previous_version": previous.meta_["model_version"] if previous is not None else None,
+        }
+        return self
+
+    def _assign_ids(self, internal: np.ndarray, previous: CustomerClusterer | None) -> None:
+        # Fresh ids go by size (largest cluster is 0) so the same data gives the same ids.
+        sizes = np.bincount(internal, minlength=self.n_clusters_)
+        by_size = list(np.argsort(-sizes, kind="stable"))
+        ids = np.full(self.n_clusters_, -1, dtype=int)
+        inherited: dict[int, str] = {}
+        if previous is not None and list(previous.features) == list(self.features):
+            previous_centres = previous.scaler_.inverse_transform(previous.model_.cluster_centers_)
+            pairs = match_centroids(
+                self.model_.cluster_centers_,
+                self.scaler_.transform(previous_centres),
+                self.max_match_distance,
+            )
+            for new_row, previous_row in pairs.items():
+                ids[new_row] = previous.cluster_ids_[previous_row]
+                inherited[int(ids[new_row])] = previous.cluster_names_[ids[new_row]]
+        next_id = (
+            max([*inherited, *(previous.cluster_ids_ if previous is not None else [])], default=-1)
+            + 1
+        )
+        for row in by_size:
+            if ids[row] < 0:
+                ids[row] = next_id
+                next_id += 1
+        self.cluster_ids_ = ids
+        self._inherited_names = inherited
+
+    # ---------- describing
+
+    def _describe(
+        self, frame: pl.DataFrame, filled: np.ndarray, matrix: np.ndarray, labels: np.ndarray
+    ) -> None:
+        overall_scaled = matrix.mean(axis=0)
+        overall_raw = filled.mean(axis=0)
+        rows = []
+        differences: dict[int, np.ndarray] = {}
+        for cluster_id in sorted(set(labels.tolist())):
+            members = labels == cluster_id
+            differences[cluster_id] = matrix[members].mean(axis=0) - overall_scaled
+            rows.append(
+                {
+                    "cluster_id": cluster_id,
+                    "customers": int(members.sum()),
+                    "share": float(members.mean()),
+                    "feature_means": {
+                        f: float(v)
+                        for f, v in zip(self.features, filled[members].mean(axis=0), strict=True)
+                    },
+                    "overall_means": {
+                        f: float(v) for f, v in zip(self.features, overall_raw, strict=True)
+                    },
+                    "scaled_differences": {
+                        f: float(v)
+                        for f, v in zip(self.features, differences[cluster_id], strict=True)
+                    },
+                }
+            )
+        self.cluster_names_ = self._names(differences)
+        self.rules_, self.rule_accuracy_ = self._rules(filled, labels)
+        for row in rows:
+            row["cluster_name"] = self.cluster_names_[row["cluster_id"]]
+            row["rules"] = self.rules_.get(row["cluster_id"], "")
+        self.profiles_ = rows
+
+    def _words(self, difference: np.ndarray) -> tuple[list[str], list[str]]:
+        adjectives: list[tuple[float, int, str]] = []
+        nouns: list[tuple[float, str]] = []
+        for feature, value in zip(self.features, difference, strict=True):
+            if abs(value) < self.min_name_difference:
+                continue
+            if feature in ADJECTIVES:
+                word = ADJECTIVES[feature][0 if value > 0 else 1]
+                if word:
+                    adjectives.append((abs(value), ADJECTIVE_ORDER.index(feature), word))
+            elif value > 0 and feature in NOUNS:
+                nouns.append((value, NOUNS[feature]))
+            elif value > 0 and feature.startswith("share_"):
+                code = feature.removeprefix("share_")
+                name = (self.preference_names or {}).get(code, f"{code} buyers")
+                nouns.append((value, name.lower()))
+            elif feature not in ADJECTIVES:
+                direction = "high" if value > 0 else "low"
+                adjectives.append((abs(value), len(ADJECTIVE_ORDER), f"{direction}-{feature}"))
+        adjectives.sort(key=lambda a: -a[0])
+        ordered_nouns = [n for _, n in sorted(nouns, key=lambda n: -n[0])]
+        # Two features can share a word (frequency and frequency_90d): keep it once.
+        words = list(dict.fromkeys(w for _, _, w in adjectives))
+        return words, list(dict.fromkeys(ordered_nouns))
+
+    def _names(self, differences: dict[int, np.ndarray]) -> dict[int, str]:
+        names: dict[int, str] = dict(self._inherited_names)
+        # Most distinctive clusters pick their names first.
+        order = sorted(
+            (c for c in differences if c not in names), key=lambda c: -np.abs(differences[c]).sum()
+        )
+        for cluster_id in order:
+            adjectives, nouns = self._words(differences[cluster_id])
+            noun = nouns[0] if nouns else "customers"
+            candidates = []
+            for count in (2, 1, 3, len(adjectives)):
+                chosen = adjectives[:count]
+                chosen.sort(key=lambda w: _adjective_rank(w))
+                candidates.append(" ".join([*chosen, noun]))
+            if len(nouns) > 1:
+                candidates.append(" ".join([*adjectives[:2], nouns[0], "and", nouns[1]]))
+            if not adjectives and not nouns:
+                candidates.insert(0, "typical customers")
+            name = next((c for c in candidates if c.capitalize() not in names.values()), None)
+            if name is None:
+                name = f"{candidates[0]} (group {cluster_id})"
+            names[cluster_id] = name.capitalize()
+        return names
+
+    def _rules(self, filled: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], float]:
+        tree = DecisionTreeClassifier(
+            max_depth=self.rule_tree_max_depth,
+            min_samples_leaf=max(5, len(labels) // 100),
+            random_state=self.random_state,
+        ).fit(filled, labels)
+        structure = tree.tree_
+        paths: dict[int, list[str]] = {}
+
+        def walk(node: int, conditions: list[tuple[str, str, float]]) -> None:
+            if structure.children_left[node] == -1:
+                cluster_id = int(tree.classes_[np.argmax(structure.value[node][0])])
+                paths.setdefault(cluster_id, []).append(_condition_text(conditions))
+                return
+            feature = self.features[structure.feature[node]]
+            threshold = float(structure.threshold[node])
+            walk(structure.children_left[node], [*conditions, (feature, "<=", threshold)])
+            walk(structure.children_right[node], [*conditions, (feature, ">", threshold)])
+
+        walk(0, [])
+        rules = {
+            c: " or ".join(f"({p})" if len(ps) > 1 and " and " in p else p for p in ps)
+            for c, ps in paths.items()
+        }
+        accuracy = float(tree.score(filled, labels))
+        return rules, accuracy
+
+    # ---------- using a fitted model
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """Public cluster id of every row, with the fitted model (no refit)."""
+        return self.cluster_ids_[self.model_.predict(self.transform(frame))]
+
+    def fit_predict(self, frame: pl.DataFrame, **fit_options: Any) -> np.ndarray:
+        return self.fit(frame, **fit_options).predict(frame)
+
+    def assign(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`customer_key, cluster_id, cluster_name` for every row of `frame`."""
+        ids = self.predict(frame)
+        names = [self.cluster_names_[int(i)] for i in ids]
+        return pl.DataFrame(
+            {
+                "customer_key": frame["customer_key"],
+                "cluster_id": pl.Series(ids, dtype=pl.Int32),
+                "cluster_name": names,
+            }
+        )
+
+    def rule_matches(self, frame: pl.DataFrame, cluster_id: int) -> pl.Series:
+        """Whether each row satisfies the cluster's written rules (nulls read as the fit's medians)."""
+        filled = frame.with_columns(
+            [
+                pl.col(f).cast(pl.Float64).fill_null(float(v))
+                for f, v in zip(self.features, self.fill_values_, strict=True)
+            ]
+        )
+        return filled.select(pl.sql_expr(self.rules_[cluster_id]).alias("match")).to_series()
+
+    def profiles(self) -> pl.DataFrame:
+        """One row per cluster: id, name, customers, share, rules, feature means (JSON) against
+        the overall means."""
+        return pl.DataFrame(
+            [
+                {
+                    "cluster_id": p["cluster_id"],
+                    "cluster_name": p["cluster_name"],
+                    "customers": p["customers"],
+                    "share": p["share"],
+                    "rules": p["rules"],
+                    "feature_means": json.dumps(p["feature_means"]),
+                    "overall_means": json.dumps(p["overall_means"]),
+                }
+                for p in self.profiles_
+            ]
+        )
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")
+        }
+
+    # ---------- saving
+
+    def save(self, folder: Path | str) -> Path:
+        """Writes `<folder>/customer-clusterer-<version>.joblib` and a `.json` with its metadata."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{MODEL_PREFIX}{self.meta_['model_version']}.joblib"
+        joblib.dump(self, path)
+        path.with_suffix(".json").write_text(json.dumps(self.meta_, indent=2))
+        return path
+
+
+def _adjective_rank(word: str) -> int:
+    for index, (high, low) in enumerate(ADJECTIVES.values()):
+        if word in (high, low):
+            return index
+    return len(ADJECTIVES)
+
+
+def _condition_text(conditions: list[tuple[str, str, float]]) -> str:
+    # Keep only the tightest bound per feature and direction so a rule reads short.
+    tightest: dict[tuple[str, str], float] = {}
+    for feature, operator, threshold in conditions:
+        key = (feature, operator)
+        if key not in tightest:
+            tightest[key] = threshold
+        elif operator == "<=":
+            tightest[key] = min(tightest[key], threshold)
+        else:
+            tightest[key] = max(tightest[key], threshold)
+    if not tightest:
+        return "true"
+    return " and ".join(f"{f} {op} {_number(t)}" for (f, op), t in tightest.items())
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 4):g}"
+
+
+def _as_of(frame: pl.DataFrame) -> date | None:
+    if "as_of_date" not in frame.columns or frame.is_empty():
+        return None
+    value = frame["as_of_date"].max()
+    return value if isinstance(value, date) else None
+
+
+def load_clusterer(path: Path | str) -> CustomerClusterer:
+    """A clusterer saved with `CustomerClusterer.save`."""
+    model = joblib.load(Path(path))
+    if not isinstance(model, CustomerClusterer):
+        raise TypeError(f"{path}: expected a saved CustomerClusterer, found {type(model).__name__}")
+    return model
+
+
+def latest_model_path(folder: Path | str) -> Path | None:
+    """The most recently fitted model saved under `folder`, or None."""
+    metas = []
+    for meta_path in Path(folder).glob(f"{MODEL_PREFIX}*.json"):
+        meta = json.loads(meta_path.read_text())
+        metas.append((meta["fit_date"], meta_path.stat().st_mtime, meta_path))
+    if not metas:
+        return None
+    return max(metas)[2].with_suffix(".joblib")
+
+
+def cluster_labels(
+    features: pl.DataFrame,
+    category_shares: pl.DataFrame | None = None,
+    config: dict[str, Any] | None = None,
+    preference_names: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """Fit a clusterer on one as-of date of customer features and return `customer_key,
+    cluster_id, cluster_name` (what integration tests compare with planted personas)."""
+    config = config if config is not None else load_clustering_config()
+    frame = clustering_frame(features, category_shares, config["features"])
+    clusterer = CustomerClusterer.from_config(config, preference_names)
+    clusterer.fit(frame)
+    return clusterer.assign(frame)
+
+
+AGE_BANDS = (
+    (0, 25, "under 25"),
+    (25, 35, "25-34"),
+    (35, 45, "35-44"),
+    (45, 55, "45-54"),
+    (55, 65, "55-64"),
+    (65, 200, "65 and over"),
+)
+
+
+def sensitive_attribute_distribution(
+    assignments: pl.DataFrame,
+    customers: pl.DataFrame,
+    as_of_date: date,
+    attributes: tuple[str, ...] = ("age_band", "gender", "city", "country"),
+) -> pl.DataFrame:
+    """How age band, gender and location spread within each cluster, to see whether a segment
+    skews: `cluster_id, attribute, value, customers, share` (share within the cluster).
+
+    `assignments` has `customer_key, cluster_id`; `customers` has `customer_key` and any of
+    `birth_year, gender, city, country` (missing columns or values read as 'unknown').
+    """
+    frame = assignments.join(customers, on="customer_key", how="left")
+    if "birth_year" in frame.columns:
+        age = as_of_date.year - pl.col("birth_year").cast(pl.Int32)
+        band = pl.lit("unknown")
+        for low, high, label in reversed(AGE_BANDS):
+            band = pl.when((age >= low) & (age < high)).then(pl.lit(label)).otherwise(band)
+        frame = frame.with_columns(age_band=band)
+    parts = []
+    for attribute in attributes:
+        value = (
+            pl.col(attribute).cast(pl.String).fill_null("unknown")
+            if attribute in frame.columns
+            else pl.lit("unknown")
+        )
+        counts = frame.group_by("cluster_id", value.alias("value")).len("customers")
+        parts.append(counts.with_columns(attribute=pl.lit(attribute)))
+    result = pl.concat(parts).with_columns(
+        share=pl.col("customers") / pl.col("customers").sum().over("cluster_id", "attribute")
+    )
+    return result.select("cluster_id", "attribute", "value", "customers", "share").sort(
+        "cluster_id", "attribute", pl.col("customers"), descending=[False, False, True]
+    )
