@@ -168,6 +168,12 @@ def load_clustering_config(path: Path | str = CLUSTERING_PATH) -> dict[str, Any]
             raise SegmentConfigError(
                 f"{path}: key '{key}' expected a list of column names, found {value!r}"
             )
+    sensitive = [f for f in config["features"] if f in SENSITIVE_FEATURES]
+    if sensitive and config["allow_sensitive_features"] is not True:
+        raise SegmentConfigError(
+            f"{path}: key 'features' expected no sensitive attributes "
+            f"(set allow_sensitive_features: true to use them), found {sensitive}"
+        )
     if len(config["features"]) < 2:
         raise SegmentConfigError(
             f"{path}: key 'features' expected at least 2 columns, found {config['features']!r}"
@@ -176,12 +182,6 @@ def load_clustering_config(path: Path | str = CLUSTERING_PATH) -> dict[str, Any]
     if stray:
         raise SegmentConfigError(
             f"{path}: key 'log_features' expected columns listed in 'features', found {stray}"
-        )
-    sensitive = [f for f in config["features"] if f in SENSITIVE_FEATURES]
-    if sensitive and config["allow_sensitive_features"] is not True:
-        raise SegmentConfigError(
-            f"{path}: key 'features' expected no sensitive attributes "
-            f"(set allow_sensitive_features: true to use them), found {sensitive}"
         )
     for key in ("k_min", "k_max", "silhouette_sample_size", "minibatch_above_customers", "n_init"):
         value = config[key]
