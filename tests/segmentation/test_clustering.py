@@ -1,0 +1,243 @@
+"""The clusterer on planted groups: right k, groups recovered, names, rules, save/load, stability."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from pipelines.segmentation.clustering import (
+    CustomerClusterer,
+    cluster_labels,
+    latest_model_path,
+    load_clusterer,
+    sensitive_attribute_distribution,
+)
+from pipelines.segmentation.config import CLUSTERING_DEFAULTS, load_preference_names
+from pipelines.segmentation.stability import should_refit
+from tests.segmentation.planted import AS_OF, FEATURES, GROUPS, planted_customers
+
+LOGGED = ["frequency_365d", "monetary_365d", "avg_order_value"]
+
+
+def make_clusterer(**overrides) -> CustomerClusterer:
+    params = dict(
+        features=FEATURES,
+        log_features=LOGGED,
+        k_min=3,
+        k_max=6,
+        silhouette_sample_size=800,
+        preference_names=load_preference_names(),
+    )
+    params.update(overrides)
+    return CustomerClusterer(**params)
+
+
+@pytest.fixture(scope="module")
+def customers() -> pl.DataFrame:
+    return planted_customers(rows=1600)
+
+
+@pytest.fixture(scope="module")
+def fitted(customers: pl.DataFrame) -> CustomerClusterer:
+    return make_clusterer().fit(customers)
+
+
+def test_recovers_the_planted_groups_and_their_number(customers, fitted) -> None:
+    labels = fitted.predict(customers)
+    ari = adjusted_rand_score(customers["truth"].to_numpy(), labels)
+    print(
+        f"\nplanted groups: k chosen {fitted.n_clusters_}, ARI {ari:.3f}, scores {fitted.k_scores_}"
+    )
+    assert fitted.n_clusters_ == len(GROUPS)
+    assert ari >= 0.8
+
+
+def test_names_are_short_unique_and_say_what_sets_a_cluster_apart(customers, fitted) -> None:
+    labels = fitted.predict(customers)
+    names = list(fitted.cluster_names_.values())
+    print("\ncluster names:", names)
+    assert len(set(names)) == len(names)
+    assert all(len(name.split()) <= 6 for name in names)
+    # The planted in-store breakfast group is the one whose name says breakfast.
+    breakfast = customers["truth"].to_numpy() == "in-store breakfast regulars"
+    breakfast_id = int(np.bincount(labels[breakfast]).argmax())
+    assert "breakfast regulars" in fitted.cluster_names_[breakfast_id]
+    discount = customers["truth"].to_numpy() == "online discount hunters"
+    discount_id = int(np.bincount(labels[discount]).argmax())
+    assert "discount hunters" in fitted.cluster_names_[discount_id]
+
+
+def test_profiles_count_every_customer_and_compare_means_with_the_overall_mean(
+    customers, fitted
+) -> None:
+    profiles = fitted.profiles()
+    assert profiles["customers"].sum() == customers.height
+    assert profiles["share"].sum() == pytest.approx(1.0)
+    labels = fitted.predict(customers)
+    for profile in fitted.profiles_:
+        members = customers.filter(pl.Series(labels == profile["cluster_id"]))
+        expected = members["avg_order_value"].mean()
+        assert profile["feature_means"]["avg_order_value"] == pytest.approx(expected)
+        assert profile["overall_means"]["avg_order_value"] == pytest.approx(
+            customers["avg_order_value"].mean()
+        )
+
+
+def test_written_rules_reproduce_cluster_membership(customers, fitted) -> None:
+    labels = fitted.predict(customers)
+    matched = np.full(customers.height, -1)
+    for cluster_id in fitted.rules_:
+        matches = fitted.rule_matches(customers, cluster_id).to_numpy()
+        # The rules of different clusters never overlap: they are leaves of one tree.
+        assert not (matches & (matched >= 0)).any()
+        matched[matches] = cluster_id
+    accuracy = float((matched == labels).mean())
+    print(f"\nrules reproduce membership for {accuracy:.3f} of customers; rules: {fitted.rules_}")
+    assert accuracy >= 0.9
+    assert accuracy == pytest.approx(fitted.rule_accuracy_, abs=0.01)
+
+
+def test_save_and_load_round_trip_predicts_identically(tmp_path, customers, fitted) -> None:
+    path = fitted.save(tmp_path / "models")
+    loaded = load_clusterer(path)
+    assert latest_model_path(tmp_path / "models") == path
+    assert loaded.meta_["features"] == FEATURES
+    assert loaded.meta_["fit_date"] == AS_OF.isoformat()
+    assert loaded.meta_["model_version"] == fitted.meta_["model_version"]
+    assert np.array_equal(loaded.predict(customers), fitted.predict(customers))
+    assert loaded.cluster_names_ == fitted.cluster_names_
+
+
+def test_customers_who_appear_after_the_fit_are_assigned_without_refit(fitted) -> None:
+    newcomers = planted_customers(rows=80, seed=99).with_columns(
+        customer_key=pl.format("new-{}", pl.col("customer_key")),
+        recency_days=pl.when(pl.col("customer_key") == "c00000")
+        .then(None)
+        .otherwise(pl.col("recency_days")),
+    )
+    before = fitted.meta_["model_version"]
+    assigned = fitted.assign(newcomers)
+    assert fitted.meta_["model_version"] == before
+    assert assigned.height == 80
+    assert set(assigned["cluster_id"].to_list()) <= set(fitted.cluster_names_)
+    assert assigned["cluster_name"].null_count() == 0
+
+
+def test_refit_on_the_next_day_keeps_ids_and_names(customers, fitted) -> None:
+    next_day = planted_customers(rows=1600, jitter=0.05)
+    refit = make_clusterer().fit(next_day, as_of_date=AS_OF + timedelta(days=1), previous=fitted)
+    ari = adjusted_rand_score(fitted.predict(customers), refit.predict(next_day))
+    same_id = float((fitted.predict(customers) == refit.predict(next_day)).mean())
+    print(f"\nday over day: ARI {ari:.3f}, same cluster id for {same_id:.3f} of customers")
+    assert ari >= 0.9
+    assert same_id >= 0.9
+    assert refit.cluster_names_ == fitted.cluster_names_
+    assert refit.meta_["previous_version"] == fitted.meta_["model_version"]
+
+
+def test_without_the_previous_model_a_refit_may_renumber(customers, fitted) -> None:
+    # Same data, clusters found in a different order (another seed): matching puts ids back.
+    other = make_clusterer(random_state=5, n_clusters=4)
+    unmatched = other.fit(customers).predict(customers)
+    matched = make_clusterer(random_state=5, n_clusters=4).fit(customers, previous=fitted)
+    assert adjusted_rand_score(unmatched, fitted.predict(customers)) >= 0.99
+    assert np.array_equal(matched.predict(customers), fitted.predict(customers))
+
+
+def test_a_new_group_gets_a_fresh_id_and_name(customers, fitted) -> None:
+    # A fifth, very different group of gift buyers appears: the four known ones keep their ids.
+    rng = np.random.default_rng(3)
+    n = 400
+    gifts = pl.DataFrame(
+        {
+            "customer_key": [f"g{i}" for i in range(n)],
+            "as_of_date": [AS_OF] * n,
+            "recency_days": rng.integers(100, 130, n).astype(float),
+            "frequency_365d": np.full(n, 2.0),
+            "monetary_365d": rng.uniform(900, 1100, n),
+            "avg_order_value": rng.uniform(450, 550, n),
+            "online_share": rng.uniform(0.95, 1.0, n),
+            "discount_share": rng.uniform(0.5, 0.6, n),
+            "share_breakfast": np.zeros(n),
+            "truth": ["gift buyers"] * n,
+        }
+    )
+    grown = pl.concat([customers, gifts])
+    refit = make_clusterer(n_clusters=5).fit(grown, previous=fitted)
+    old_ids = set(fitted.cluster_names_)
+    new_ids = set(refit.cluster_names_) - old_ids
+    assert len(new_ids) == 1
+    assert min(new_ids) > max(old_ids)
+    assert len(set(refit.cluster_names_.values())) == 5
+    assert np.array_equal(refit.predict(customers), fitted.predict(customers))
+
+
+def test_cluster_labels_takes_the_features_frame_and_long_category_shares() -> None:
+    frame = planted_customers(rows=800, seed=11)
+    shares = pl.concat(
+        [
+            frame.select(
+                "customer_key",
+                pl.lit("breakfast").alias("category_code"),
+                pl.col("share_breakfast").alias("share"),
+            ),
+            frame.select(
+                "customer_key",
+                pl.lit("coffee").alias("category_code"),
+                (1 - pl.col("share_breakfast")).alias("share"),
+            ),
+        ]
+    )
+    config = {**CLUSTERING_DEFAULTS, "features": FEATURES, "log_features": LOGGED, "k_max": 6}
+    config["silhouette_sample_size"] = 600
+    labels = cluster_labels(frame.drop("share_breakfast"), shares, config, load_preference_names())
+    assert labels.columns == ["customer_key", "cluster_id", "cluster_name"]
+    assert labels.height == frame.height
+    ari = adjusted_rand_score(frame["truth"].to_numpy(), labels["cluster_id"].to_numpy())
+    assert ari >= 0.8
+
+
+def test_sensitive_attributes_are_reported_per_cluster_not_clustered(fitted) -> None:
+    assert not {"gender", "city", "birth_year"} & set(fitted.features)
+    assignments = pl.DataFrame({"customer_key": ["a", "b", "c", "d"], "cluster_id": [0, 0, 0, 1]})
+    demographics = pl.DataFrame(
+        {
+            "customer_key": ["a", "b", "c", "d"],
+            "birth_year": [2004, 1990, None, 1950],
+            "gender": ["female", "female", "male", None],
+            "city": ["Ghent", "Ghent", "Leuven", "Ghent"],
+        }
+    )
+    spread = sensitive_attribute_distribution(assignments, demographics, date(2026, 3, 2))
+
+    def share(cluster: int, attribute: str, value: str) -> float:
+        row = spread.filter(
+            (pl.col("cluster_id") == cluster)
+            & (pl.col("attribute") == attribute)
+            & (pl.col("value") == value)
+        )
+        return row["share"].item()
+
+    assert share(0, "gender", "female") == pytest.approx(2 / 3)
+    assert share(0, "age_band", "under 25") == pytest.approx(1 / 3)
+    assert share(0, "age_band", "unknown") == pytest.approx(1 / 3)
+    assert share(1, "age_band", "65 and over") == 1.0
+    assert share(1, "gender", "unknown") == 1.0
+    assert share(1, "country", "unknown") == 1.0
+
+
+def test_should_refit_weekly_and_when_settings_change(fitted) -> None:
+    config = {**CLUSTERING_DEFAULTS, "refit_every_days": 7}
+    from pipelines.segmentation.config import config_hash
+
+    meta = {**fitted.meta_, "config_hash": config_hash(config)}
+    assert should_refit(None, AS_OF, config).refit
+    assert not should_refit(meta, AS_OF + timedelta(days=6), config)
+    decision = should_refit(meta, AS_OF + timedelta(days=7), config)
+    assert decision.refit and "7 days old" in decision.reason
+    changed = {**config, "k_max": 8}
+    assert should_refit(meta, AS_OF + timedelta(days=1), changed).reason.startswith(
+        "clustering settings changed"
+    )
