@@ -115,6 +115,7 @@ def raw_volume_outcomes(
         read = loaded + quarantined
         if read and quarantined / read > rules.max_quarantine_share:
             over_quarantined.append(f"{day}: {quarantined} of {read} rows quarantined")
+    observed = _last_days(observed)
     history = (
         f"median of the previous {rule.lookback_days} loaded days (at least "
         f"{rule.min_history_days} days, median of {rule.min_median_rows} rows or more)"
@@ -232,6 +233,7 @@ def order_line_outcomes(
             returns.append(
                 f"{day}: return share {return_share:.1%}, net revenue {float(net or 0):.2f}"
             )
+    observed = _last_days(observed)
     return [
         Outcome(
             expectation="share_of_lines_with_customer_reference_not_dropping",
@@ -441,6 +443,11 @@ def segment_outcomes(con: duckdb.DuckDBPyConnection, rules: SegmentRules) -> lis
             )
         )
     return outcomes
+
+
+def _last_days(observed: dict[str, Any], days: int = 14) -> dict[str, Any]:
+    """The latest days only: a year-long backfill would otherwise fill the check's metadata."""
+    return dict(list(observed.items())[-days:])
 
 
 def _round(value: Any) -> Any:
