@@ -500,14 +500,30 @@ def cluster_labels(
     category_shares: pl.DataFrame | None = None,
     config: dict[str, Any] | None = None,
     preference_names: dict[str, str] | None = None,
+    no_purchase_label: str = "No purchase yet",
 ) -> pl.DataFrame:
     """Fit a clusterer on one as-of date of customer features and return `customer_key,
-    cluster_id, cluster_name` (what integration tests compare with planted personas)."""
+    cluster_id, cluster_name` for every row (what integration tests compare with personas).
+
+    Customers who never bought (null `recency_days`) are not clustered: they get cluster id -1
+    and `no_purchase_label`, as in `segments.customer_segments`.
+    """
     config = config if config is not None else load_clustering_config()
     frame = clustering_frame(features, category_shares, config["features"])
+    bought = (
+        pl.col("recency_days").is_not_null() if "recency_days" in frame.columns else pl.lit(True)
+    )
+    buyers = frame.filter(bought)
     clusterer = CustomerClusterer.from_config(config, preference_names)
-    clusterer.fit(frame)
-    return clusterer.assign(frame)
+    clusterer.fit(buyers)
+    others = frame.filter(~bought).select(
+        "customer_key",
+        pl.lit(-1, pl.Int32).alias("cluster_id"),
+        pl.lit(no_purchase_label).alias("cluster_name"),
+    )
+    labelled = pl.concat([clusterer.assign(buyers), others])
+    # Back in the order of the features frame.
+    return frame.select("customer_key").join(labelled, on="customer_key", how="left")
 
 
 AGE_BANDS = (

@@ -143,6 +143,7 @@ def test_without_the_previous_model_a_refit_may_renumber(customers, fitted) -> N
     unmatched = other.fit(customers).predict(customers)
     matched = make_clusterer(random_state=5, n_clusters=4).fit(customers, previous=fitted)
     assert adjusted_rand_score(unmatched, fitted.predict(customers)) >= 0.99
+    assert not np.array_equal(unmatched, fitted.predict(customers))
     assert np.array_equal(matched.predict(customers), fitted.predict(customers))
 
 
@@ -192,9 +193,14 @@ def test_cluster_labels_takes_the_features_frame_and_long_category_shares() -> N
     )
     config = {**CLUSTERING_DEFAULTS, "features": FEATURES, "log_features": LOGGED, "k_max": 6}
     config["silhouette_sample_size"] = 600
+    signup = frame.head(1).with_columns(
+        customer_key=pl.lit("signup"), recency_days=None, truth=pl.lit("no orders")
+    )
+    frame = pl.concat([frame, signup])
     labels = cluster_labels(frame.drop("share_breakfast"), shares, config, load_preference_names())
     assert labels.columns == ["customer_key", "cluster_id", "cluster_name"]
-    assert labels.height == frame.height
+    assert labels["customer_key"].to_list() == frame["customer_key"].to_list()
+    assert labels.row(-1) == ("signup", -1, "No purchase yet")
     ari = adjusted_rand_score(frame["truth"].to_numpy(), labels["cluster_id"].to_numpy())
     assert ari >= 0.8
 
