@@ -232,6 +232,7 @@ class CustomerClusterer:
             "n_clusters": k,
             "customers": len(raw),
             "clusters": {str(i): self.cluster_names_[i] for i in sorted(self.cluster_names_)},
+            "rule_accuracy": self.rule_accuracy_,
             "previous_version": previous.meta_["model_version"] if previous is not None else None,
         }
         return self
@@ -294,10 +295,16 @@ class CustomerClusterer:
                 }
             )
         self.cluster_names_ = self._names(differences)
-        self.rules_, self.rule_accuracy_ = self._rules(filled, labels)
+        self.rules_, explained = self._rules(filled, labels)
+        self.rule_accuracy_ = float((explained == labels).mean())
         for row in rows:
+            members = labels == row["cluster_id"]
             row["cluster_name"] = self.cluster_names_[row["cluster_id"]]
-            row["rules"] = self.rules_.get(row["cluster_id"], "")
+            row["rules"] = self.rules_.get(
+                row["cluster_id"], "no rule: the group is too small for the rule tree"
+            )
+            row["rule_recall"] = float((explained[members] == row["cluster_id"]).mean())
+            row["description"] = _description(row)
         self.profiles_ = rows
 
     def _words(self, difference: np.ndarray) -> tuple[list[str], list[str]]:
@@ -349,7 +356,8 @@ class CustomerClusterer:
             names[cluster_id] = name.capitalize()
         return names
 
-    def _rules(self, filled: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], float]:
+    def _rules(self, filled: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], np.ndarray]:
+        """Readable rules per cluster and the cluster the rules place each customer in."""
         tree = DecisionTreeClassifier(
             max_depth=self.rule_tree_max_depth,
             min_samples_leaf=max(5, len(labels) // 100),
@@ -373,8 +381,7 @@ class CustomerClusterer:
             c: " or ".join(f"({p})" if len(ps) > 1 and " and " in p else p for p in ps)
             for c, ps in paths.items()
         }
-        accuracy = float(tree.score(filled, labels))
-        return rules, accuracy
+        return rules, tree.predict(filled)
 
     # ---------- using a fitted model
 
@@ -405,11 +412,13 @@ class CustomerClusterer:
                 for f, v in zip(self.features, self.fill_values_, strict=True)
             ]
         )
+        if cluster_id not in self.rules_:
+            return pl.Series("match", [False] * frame.height)
         return filled.select(pl.sql_expr(self.rules_[cluster_id]).alias("match")).to_series()
 
     def profiles(self) -> pl.DataFrame:
-        """One row per cluster: id, name, customers, share, rules, feature means (JSON) against
-        the overall means."""
+        """One row per cluster: id, name, customers, share, description, rules, the share of its
+        customers the rules place in it, feature means (JSON) against the overall means."""
         return pl.DataFrame(
             [
                 {
@@ -417,7 +426,9 @@ class CustomerClusterer:
                     "cluster_name": p["cluster_name"],
                     "customers": p["customers"],
                     "share": p["share"],
+                    "description": p["description"],
                     "rules": p["rules"],
+                    "rule_recall": p["rule_recall"],
                     "feature_means": json.dumps(p["feature_means"]),
                     "overall_means": json.dumps(p["overall_means"]),
                 }
@@ -440,6 +451,24 @@ class CustomerClusterer:
         joblib.dump(self, path)
         path.with_suffix(".json").write_text(json.dumps(self.meta_, indent=2))
         return path
+
+
+def _description(profile: dict[str, Any]) -> str:
+    # The three features that set the group apart most, in the data's own units.
+    differences = profile["scaled_differences"]
+    top = sorted(differences, key=lambda f: -abs(differences[f]))[:3]
+    figures = ", ".join(
+        f"{f} {_readable(profile['feature_means'][f])} "
+        f"(all customers {_readable(profile['overall_means'][f])})"
+        for f in top
+    )
+    return f"{profile['customers']} customers ({profile['share']:.0%}); {figures}."
+
+
+def _readable(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 else f"{value:.2f}"
 
 
 def _adjective_rank(word: str) -> int:
