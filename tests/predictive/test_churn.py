@@ -1,0 +1,140 @@
+"""Churn model on a small generated shop with planted churners, and its point-in-time guarantee."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.predictive.churn import (
+    LABEL,
+    build_training_frame,
+    churn_scores,
+    fit_churn_model,
+)
+from pipelines.predictive.config import DEFAULTS
+
+START = date(2025, 1, 6)
+DAYS = 420
+
+
+def _orders(customers: int = 300, seed: int = 7) -> pl.DataFrame:
+    """Regulars buy every ~2 weeks; half of them stop for good on a random day (planted churn)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer in range(customers):
+        rate = rng.uniform(0.04, 0.12)
+        stops = rng.integers(60, DAYS) if customer % 2 == 0 else DAYS
+        for day in np.flatnonzero(rng.random(stops) < rate):
+            rows.append((f"c{customer:03d}", START + timedelta(int(day)), False))
+    return pl.DataFrame(rows, schema=["customer_key", "order_date", "is_return"], orient="row")
+
+
+def _features_history(orders: pl.DataFrame) -> pl.DataFrame:
+    """Weekly snapshots built like dbt's: a feature as of D counts only orders strictly before D."""
+    as_of_dates = pl.DataFrame(
+        {"as_of_date": [START + timedelta(days=d) for d in range(7, DAYS + 1, 7)]}
+    )
+    customers = orders.select("customer_key").unique()
+    grid = customers.join(as_of_dates, how="cross")
+    before = grid.join(orders, on="customer_key").filter(
+        pl.col("order_date") < pl.col("as_of_date")
+    )
+    features = before.group_by("customer_key", "as_of_date").agg(
+        frequency=pl.len(),
+        frequency_90d=(pl.col("order_date") >= pl.col("as_of_date") - pl.duration(days=90)).sum(),
+        recency_days=(pl.col("as_of_date") - pl.col("order_date").max()).dt.total_days(),
+    )
+    return (
+        grid.join(features, on=["customer_key", "as_of_date"], how="left")
+        .with_columns(pl.col("frequency", "frequency_90d").fill_null(0))
+        .sort("as_of_date", "customer_key")
+    )
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[pl.DataFrame, pl.DataFrame]:
+    orders = _orders()
+    return _features_history(orders), orders
+
+
+def test_labels_need_a_full_horizon_and_count_orders_from_the_as_of_day(shop) -> None:
+    features, orders = shop
+    training = build_training_frame(features, orders, horizon_days=90)
+    latest = features["as_of_date"].max()
+    assert training["as_of_date"].max() <= latest - timedelta(days=90)
+    assert (training["frequency"] > 0).all()
+    row = training.row(0, named=True)
+    window = orders.filter(
+        (pl.col("customer_key") == row["customer_key"])
+        & (pl.col("order_date") >= row["as_of_date"])
+        & (pl.col("order_date") < row["as_of_date"] + timedelta(days=90))
+    )
+    assert row[LABEL] == (window.height == 0)
+
+
+def test_future_orders_change_labels_but_never_features(shop) -> None:
+    features, orders = shop
+    as_of = START + timedelta(days=175)
+    # Tomorrow's world rewritten: every order from the as-of day on dropped, one new buyer added.
+    perturbed = pl.concat(
+        [
+            orders.filter(pl.col("order_date") < as_of),
+            pl.DataFrame(
+                {
+                    "customer_key": ["c001"],
+                    "order_date": [as_of + timedelta(days=3)],
+                    "is_return": [False],
+                }
+            ),
+        ]
+    )
+    original = build_training_frame(features, orders, 90).filter(pl.col("as_of_date") == as_of)
+    changed = build_training_frame(features, perturbed, 90).filter(pl.col("as_of_date") == as_of)
+    feature_cols = [c for c in original.columns if c != LABEL]
+    assert original.select(feature_cols).equals(changed.select(feature_cols))
+    assert not original[LABEL].equals(changed[LABEL])
+    assert changed.filter(pl.col("customer_key") == "c001")[LABEL].to_list() == [False]
+    # Rows of the as-of dates themselves come from the history, not from the orders.
+    assert features.filter(pl.col("as_of_date") == as_of).equals(
+        _features_history(orders).filter(pl.col("as_of_date") == as_of)
+    )
+
+
+def test_planted_churners_are_ranked_first(shop) -> None:
+    features, orders = shop
+    result = fit_churn_model(features, orders, DEFAULTS["churn"])
+    print(f"planted churn: validation {result.validation}")
+    assert result.validation["roc_auc"] >= 0.8
+    assert 0 < result.validation["pr_auc"] <= 1
+    calibration = result.calibration
+    assert (
+        calibration is not None
+        and calibration["rows"].sum() == result.validation["validation_rows"]
+    )
+    # The top decile of predicted risk churns far more than the bottom decile.
+    assert calibration["observed_rate"][-1] > calibration["observed_rate"][0] + 0.3
+
+
+def test_churn_scores_cover_buyers_on_the_latest_day_with_bands(shop) -> None:
+    features, orders = shop
+    config = {
+        **DEFAULTS,
+        "churn": {**DEFAULTS["churn"], "risk_bands": {"medium_from": 0.3, "high_from": 0.6}},
+    }
+    scores = churn_scores(features, orders, config)
+    latest = features.filter(pl.col("as_of_date") == features["as_of_date"].max())
+    assert scores.height == latest.filter(pl.col("frequency") > 0).height
+    assert scores["churn_probability"].is_between(0, 1).all()
+    expected_band = (
+        pl.when(pl.col("churn_probability") >= 0.6)
+        .then(pl.lit("high"))
+        .when(pl.col("churn_probability") >= 0.3)
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("low"))
+    )
+    assert scores["churn_risk_band"].equals(
+        scores.select(expected_band)["literal"], check_names=False
+    )
