@@ -19,6 +19,24 @@ def _metadata_value(metadata: dict[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
+def _root_cause(error: Any) -> str:
+    """The innermost error's first line: Dagster wraps the user's exception in its own."""
+    if error is None:
+        return "the step failed"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name or "the step failed"
+
+
+def _assets_of_step(assets: list[str], shown: int = 3) -> str | None:
+    """`raw/crm_contacts`, or `marts/customers, marts/orders, ... and 9 more` for a dbt step."""
+    if not assets:
+        return None
+    more = f" and {len(assets) - shown} more" if len(assets) > shown else ""
+    return ", ".join(sorted(assets)[:shown]) + more
+
+
 def alerts_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, ui_url: str) -> list[Alert]:
     """Every failure recorded in the run's event log, as alerts with stable ids."""
     link = run_url(ui_url, run.run_id)
@@ -50,12 +68,20 @@ def alerts_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, ui_url: str
         )
     if run.status != dg.DagsterRunStatus.FAILURE:
         return alerts
+    # step failures carry no asset key; the run's planned materializations say which step was which
+    step_assets: dict[str, list[str]] = {}
+    for record in instance.all_logs(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ):
+        event = record.dagster_event
+        step_assets.setdefault(event.step_key or "", []).append(
+            event.event_specific_data.asset_key.to_user_string()
+        )
     for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         event = record.dagster_event
         if event.step_key in failed_check_steps:
             continue
-        error = event.event_specific_data.error
-        message = error.message.strip().splitlines()[0] if error else "the step failed"
+        message = _root_cause(event.event_specific_data.error)
         alerts.append(
             Alert(
                 alert_id=f"{run.run_id}:step:{event.step_key}",
@@ -63,7 +89,7 @@ def alerts_for_run(instance: dg.DagsterInstance, run: dg.DagsterRun, ui_url: str
                 severity="ERROR",
                 run_id=run.run_id,
                 job_name=run.job_name,
-                asset=event.asset_key.to_user_string() if event.asset_key else None,
+                asset=_assets_of_step(step_assets.get(event.step_key or "", [])),
                 check=None,
                 summary=f"Step {event.step_key} failed: {message}",
                 run_url=link,

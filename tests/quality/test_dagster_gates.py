@@ -206,3 +206,52 @@ def test_one_daemon_tick_after_a_blocked_run_sends_its_alert_once(
         "returns_share_and_net_revenue_plausible",
     }
     assert len(mailbox.messages) == 1
+
+
+def test_a_failed_step_outside_the_checks_gives_one_step_alert(
+    instance, alert_env, webhook, mailbox
+) -> None:
+    @dg.asset(key=["raw", "crm_contacts"])
+    def broken_contacts() -> None:
+        raise ValueError("data/incoming/crm/2025-03-08/contacts.csv: column contact_id is missing")
+
+    result = dg.materialize([broken_contacts], instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(
+        e
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.PIPELINE_FAILURE
+    )
+
+    alert_on_run_failure(
+        dg.build_run_status_sensor_context(
+            sensor_name=alert_on_run_failure.name,
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=failure.dagster_event,
+        ).for_run_failure()
+    )
+
+    (posted,) = webhook.received
+    assert posted["alert"]["kind"] == "step_failed"
+    assert posted["alert"]["asset"] == "raw/crm_contacts"
+    assert "column contact_id is missing" in posted["alert"]["summary"]
+    assert posted["alert"]["alert_id"] == f"{run.run_id}:step:raw__crm_contacts"
+
+
+def test_the_run_tags_choose_the_partition_range() -> None:
+    from datetime import date
+
+    from pipelines.quality.checks import partition_range_from_tags
+
+    assert partition_range_from_tags({"dagster/partition": "2025-03-08"}) == (
+        date(2025, 3, 8),
+        date(2025, 3, 8),
+    )
+    assert partition_range_from_tags(
+        {
+            "dagster/asset_partition_range_start": "2025-01-01",
+            "dagster/asset_partition_range_end": "2025-03-08",
+        }
+    ) == (date(2025, 1, 1), date(2025, 3, 8))
+    assert partition_range_from_tags({}) is None
