@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         if event.is_step_materialization and event.step_key and event.asset_key:
             group = asset_graph.get(event.asset_key).group_name
             stages.setdefault(event.step_key, stage_of(group))
+    for event in result.all_events:
+        # a step that only evaluates asset checks is one of the quality gates
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and event.step_key:
+            stages.setdefault(event.step_key, "quality")
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     args.out.write_text(
         json.dumps(

@@ -193,6 +193,15 @@ def markdown(result: dict[str, Any]) -> str:
             f"| all models | {_fmt(sum(m['seconds'] for m in models), 2)} | "
             f"{_fmt(sum(incremental.values()), 2) if incremental else '-'} |"
         )
+        dbt_step = next(
+            s for s in result["runs"]["full_build"]["steps"] if s["step"] == models[0]["step"]
+        )
+        lines += [
+            "",
+            f"The `{dbt_step['step']}` step took {_fmt(dbt_step['wall_s'])} s in the full build, of "
+            f"which the models account for {_fmt(sum(m['seconds'] for m in models))} s; the rest is "
+            "dbt start-up and parsing, data and unit tests, and recording the events.",
+        ]
     if result.get("floor") and result.get("floor_ratios"):
         floor = result["floor"]
         lines += [

@@ -70,8 +70,7 @@ def step_rows(
         rows.append(
             {
                 "step": window.step_key,
-                "stage": stages.get(window.step_key)
-                or ("quality" if "quality" in window.step_key else "other"),
+                "stage": stages.get(window.step_key, "other"),
                 "wall_s": round(window.wall_s, 3),
                 "peak_rss_mb": round(peak / 2**20, 1) if peak is not None else None,
                 "outcome": window.outcome,
