@@ -205,17 +205,7 @@ class CustomerClusterer:
             k = self.n_clusters
         else:
             self.k_scores_ = self._choose_k(matrix, rng)
-            stable = {
-                k: s for k, s in self.k_scores_.items() if s["stability"] >= self.min_stability_ari
-            }
-            pool = stable or self.k_scores_
-            key = "silhouette" if stable else "product"
-            k = max(
-                pool,
-                key=lambda k: (
-                    pool[k]["silhouette"] * (1 if key == "silhouette" else pool[k]["stability"])
-                ),
-            )
+            k = _best_k(self.k_scores_, self.min_stability_ari, fallback=self.k_min)
         self.model_ = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
         self.n_clusters_ = k
         internal = self.model_.predict(matrix)
@@ -451,6 +441,17 @@ class CustomerClusterer:
         joblib.dump(self, path)
         path.with_suffix(".json").write_text(json.dumps(self.meta_, indent=2))
         return path
+
+
+def _best_k(scores: dict[int, dict], min_stability: float, fallback: int) -> int:
+    """Best silhouette among the stable k; if none is stable, best silhouette x stability."""
+    if not scores:
+        # Too few distinct customers to compare any k: keep the smallest.
+        return fallback
+    stable = [k for k, s in scores.items() if s["stability"] >= min_stability]
+    if stable:
+        return max(stable, key=lambda k: scores[k]["silhouette"])
+    return max(scores, key=lambda k: scores[k]["silhouette"] * scores[k]["stability"])
 
 
 def _description(profile: dict[str, Any]) -> str:

@@ -252,3 +252,23 @@ def test_should_refit_weekly_and_when_settings_change(fitted) -> None:
     assert should_refit(meta, AS_OF + timedelta(days=1), changed).reason.startswith(
         "clustering settings changed"
     )
+
+
+def test_k_is_the_best_separated_among_the_stable_choices() -> None:
+    from pipelines.segmentation.clustering import _best_k
+
+    scores = {
+        3: {"silhouette": 0.5, "stability": 0.95},
+        4: {"silhouette": 0.7, "stability": 0.9},
+        5: {"silhouette": 0.8, "stability": 0.6},
+    }
+    assert _best_k(scores, 0.8, fallback=3) == 4
+    assert _best_k(scores, 0.99, fallback=3) == 4  # 0.7 x 0.9 beats 0.5 x 0.95 and 0.8 x 0.6
+    assert _best_k({}, 0.8, fallback=3) == 3
+
+
+def test_customers_who_all_look_alike_still_get_a_segment() -> None:
+    same = planted_customers(rows=40).with_columns([pl.lit(1.0).alias(f) for f in FEATURES])
+    clusterer = make_clusterer(k_max=4).fit(same)
+    assert len(set(clusterer.predict(same))) == 1
+    assert all(name for name in clusterer.cluster_names_.values())
