@@ -6,6 +6,7 @@ only the second load's rows and add only the new snapshots.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -356,3 +357,19 @@ def test_full_refresh_gives_the_same_keys_and_latest_features(
     # same evidence, same keys: a rebuild from scratch assigns every identifier the same customer
     assert rebuilt_keys == incremental_keys
     assert rebuilt_latest == incremental_latest
+
+
+def test_every_model_and_column_is_described(runs: TwoDailyRuns, tmp_path: Path) -> None:
+    run_dbt(runs.warehouse, tmp_path, ["docs", "generate"])
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    models = {uid: node for uid, node in catalog["nodes"].items() if uid.startswith("model.")}
+    assert len(models) >= 20
+    gaps = {}
+    for uid, built in models.items():
+        declared = manifest["nodes"][uid]
+        described = {name.lower() for name, c in declared["columns"].items() if c["description"]}
+        missing = sorted({name.lower() for name in built["columns"]} - described)
+        if missing or not declared["description"]:
+            gaps[uid] = missing or ["(model description)"]
+    assert not gaps, f"columns without a description in the model's YAML: {gaps}"
