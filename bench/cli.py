@@ -204,6 +204,7 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
     first, history, extra_day = days[0], days[:-1], days[-1]
     half = len(days) // 2
 
+    commit_at_start = commit()
     runs: dict[str, Any] = {}
     full_dir = work / "full"
     fresh_data_dir(full_dir, landing)
@@ -238,7 +239,10 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
         "incremental_day": extra_day.isoformat(),
         "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "machine": machine(),
-        "commit": commit(),
+        # others commit to the shared tree while a tier runs: say so when the commit moved
+        "commit": commit_at_start
+        if commit() == commit_at_start
+        else f"{commit_at_start} at the start, {commit()} at the end",
         "runs": runs,
         "floor": floor,
         "floor_ratios": floor_ratios(runs["full_build"], floor),
