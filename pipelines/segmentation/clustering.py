@@ -94,6 +94,7 @@ class CustomerClusterer:
         min_name_difference: float = 0.5,
         max_match_distance: float = 1.0,
         preference_names: dict[str, str] | None = None,
+        config_fingerprint: str | None = None,
     ) -> None:
         self.features = features
         self.log_features = log_features
@@ -111,6 +112,7 @@ class CustomerClusterer:
         self.min_name_difference = min_name_difference
         self.max_match_distance = max_match_distance
         self.preference_names = preference_names
+        self.config_fingerprint = config_fingerprint
 
     @classmethod
     def from_config(
@@ -120,9 +122,9 @@ class CustomerClusterer:
         config = config if config is not None else load_clustering_config()
         skip = {"allow_sensitive_features", "refit_every_days"}
         params = {k: v for k, v in config.items() if k not in skip}
-        clusterer = cls(**params, preference_names=preference_names)
-        clusterer.config_hash_ = config_hash(config)
-        return clusterer
+        return cls(
+            **params, preference_names=preference_names, config_fingerprint=config_hash(config)
+        )
 
     # ---------- preparing the matrix
 
@@ -213,7 +215,7 @@ class CustomerClusterer:
         labels = self.cluster_ids_[internal]
         self._describe(frame, self._impute(raw), matrix, labels)
         fit_date = as_of_date or _as_of(frame) or date.today()
-        digest = getattr(self, "config_hash_", None) or config_hash(self.get_params())
+        digest = self.config_fingerprint or config_hash(self.get_params())
         self.meta_ = {
             "model_version": f"{fit_date.isoformat()}-{digest}-k{k}",
             "fit_date": fit_date.isoformat(),
@@ -315,7 +317,9 @@ class CustomerClusterer:
                 nouns.append((value, name.lower()))
             elif feature not in ADJECTIVES:
                 direction = "high" if value > 0 else "low"
-                adjectives.append((abs(value), len(ADJECTIVE_ORDER), f"{direction}-{feature}"))
+                adjectives.append(
+                    (abs(value), len(ADJECTIVE_ORDER), f"{direction} {feature.replace('_', ' ')}")
+                )
         adjectives.sort(key=lambda a: -a[0])
         ordered_nouns = [n for _, n in sorted(nouns, key=lambda n: -n[0])]
         # Two features can share a word (frequency and frequency_90d): keep it once.
@@ -404,7 +408,8 @@ class CustomerClusterer:
         )
         if cluster_id not in self.rules_:
             return pl.Series("match", [False] * frame.height)
-        return filled.select(pl.sql_expr(self.rules_[cluster_id]).alias("match")).to_series()
+        # with_columns broadcasts a rule that is a constant ("true" for a single group).
+        return filled.with_columns(match=pl.sql_expr(self.rules_[cluster_id]))["match"]
 
     def profiles(self) -> pl.DataFrame:
         """One row per cluster: id, name, customers, share, description, rules, the share of its

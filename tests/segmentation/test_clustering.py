@@ -272,3 +272,6 @@ def test_customers_who_all_look_alike_still_get_a_segment() -> None:
     clusterer = make_clusterer(k_max=4).fit(same)
     assert len(set(clusterer.predict(same))) == 1
     assert all(name for name in clusterer.cluster_names_.values())
+    # One group: its rule is "true" and places everyone.
+    only_group = next(iter(clusterer.rules_))
+    assert clusterer.rule_matches(same, only_group).all()
