@@ -468,7 +468,7 @@ def _description(profile: dict[str, Any]) -> str:
         f"(all customers {_readable(profile['overall_means'][f])})"
         for f in top
     )
-    return f"{profile['customers']} customers ({profile['share']:.0%}); {figures}."
+    return f"Sets itself apart by {figures}."
 
 
 def _readable(value: float) -> str:
