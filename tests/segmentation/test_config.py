@@ -43,7 +43,7 @@ def test_the_shipped_files_are_valid() -> None:
 def test_segment_file_errors_name_file_key_and_value(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "segments.yaml"
     path.write_text(text)
-    with pytest.raises(SegmentConfigError, match="segments.yaml") as error:
+    with pytest.raises(SegmentConfigError, match=r"segments\.yaml") as error:
         load_segment_config(path)
     assert message in str(error.value)
 
@@ -65,7 +65,7 @@ def test_segment_file_errors_name_file_key_and_value(tmp_path, text: str, messag
 def test_clustering_file_errors_name_file_key_and_value(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "clustering.yaml"
     path.write_text(text)
-    with pytest.raises(SegmentConfigError, match="clustering.yaml") as error:
+    with pytest.raises(SegmentConfigError, match=r"clustering\.yaml") as error:
         load_clustering_config(path)
     assert message in str(error.value)
 
