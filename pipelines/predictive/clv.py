@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 from scipy.optimize import minimize
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1
 
 # Log-parameters are kept inside [-LOG_BOUND, LOG_BOUND]: e^±15 spans any plausible shop.
 LOG_BOUND = 15.0
@@ -78,7 +78,9 @@ def _fit_log_params(
 ) -> np.ndarray:
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     with np.errstate(all="ignore"):
-        result = minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=bounds)
+        result = minimize(
+            negative_log_likelihood, start, method="L-BFGS-B", jac=True, bounds=bounds
+        )
     params = np.exp(result.x)
     if not result.success or not np.all(np.isfinite(params)) or not np.isfinite(result.fun):
         raise ModelFitError(
@@ -131,6 +133,34 @@ class BetaGeoModel:
         )
         return a1 + a2 + np.logaddexp(a3, a4)
 
+    @staticmethod
+    def log_likelihood_gradient(
+        params: np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """Per-customer derivatives of the log-likelihood by (r, alpha, a, b), shape (n, 4)."""
+        r, alpha, a, b = params
+        x, t_x = frequency, recency
+        repeat = x > 0
+        a3 = -(r + x) * np.log(alpha + T)
+        a4 = np.full_like(a3, -np.inf)
+        a4[repeat] = (
+            np.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+        )
+        total = np.logaddexp(a3, a4)
+        w3, w4 = np.exp(a3 - total), np.exp(a4 - total)
+        safe_b = np.where(repeat, b + x - 1, 1.0)
+        d_r = (
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - w3 * np.log(alpha + T)
+            - w4 * np.log(alpha + t_x)
+        )
+        d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
+        d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
+        d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / safe_b
+        return np.column_stack([d_r, d_alpha, d_a, d_b])
+
     def fit(self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> BetaGeoModel:
         frequency, recency, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         summary = _describe(frequency=frequency, recency=recency, T=T)
@@ -145,9 +175,11 @@ class BetaGeoModel:
         (x, t_x, big_t), weights = _collapse(frequency, recency * scale, T * scale)
         total = weights.sum()
 
-        def negative_log_likelihood(log_params: np.ndarray) -> float:
-            ll = self.log_likelihood(np.exp(log_params), x, t_x, big_t)
-            return -float(np.dot(weights, ll)) / total
+        def negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(log_params)
+            ll = self.log_likelihood(params, x, t_x, big_t)
+            gradient = weights @ self.log_likelihood_gradient(params, x, t_x, big_t) * params
+            return -float(np.dot(weights, ll)) / total, -gradient / total
 
         params = _fit_log_params("BG/NBD", negative_log_likelihood, np.zeros(4), summary)
         self.r_, alpha_scaled, self.a_, self.b_ = (float(p) for p in params)
@@ -222,6 +254,20 @@ class GammaGammaModel:
             - (p * x + q) * np.log(gamma + m * x)
         )
 
+    @staticmethod
+    def log_likelihood_gradient(
+        params: np.ndarray, frequency: np.ndarray, monetary: np.ndarray
+    ) -> np.ndarray:
+        """Per-customer derivatives of the log-likelihood by (p, q, gamma), shape (n, 3)."""
+        p, q, gamma = params
+        x, m = frequency, monetary
+        d_p = x * (
+            digamma(p * x + q) - digamma(p * x) + np.log(m) + np.log(x) - np.log(gamma + m * x)
+        )
+        d_q = digamma(p * x + q) - digamma(q) + np.log(gamma) - np.log(gamma + m * x)
+        d_gamma = q / gamma - (p * x + q) / (gamma + m * x)
+        return np.column_stack([d_p, d_q, d_gamma])
+
     def fit(self, frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaModel:
         """Fit on repeat customers only: frequency > 0 and monetary > 0."""
         frequency, monetary = (np.asarray(v, dtype=float) for v in (frequency, monetary))
@@ -236,8 +282,11 @@ class GammaGammaModel:
         (x, m), weights = _collapse(frequency, monetary * scale)
         total = weights.sum()
 
-        def negative_log_likelihood(log_params: np.ndarray) -> float:
-            return -float(np.dot(weights, self.log_likelihood(np.exp(log_params), x, m))) / total
+        def negative_log_likelihood(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(log_params)
+            ll = self.log_likelihood(params, x, m)
+            gradient = weights @ self.log_likelihood_gradient(params, x, m) * params
+            return -float(np.dot(weights, ll)) / total, -gradient / total
 
         params = _fit_log_params("Gamma-Gamma", negative_log_likelihood, np.zeros(3), summary)
         self.p_, self.q_, gamma_scaled = (float(v) for v in params)
@@ -325,6 +374,14 @@ def clv_predictions(
         p_alive=pl.Series(bgnbd.probability_alive(x, t_x, T)),
         clv_12m=pl.Series(clv),
     )
+    numeric = ["expected_purchases_90d", "expected_purchases_365d", "p_alive", "clv_12m"]
+    broken = result.filter(pl.any_horizontal(~pl.col(numeric).is_finite()))
+    if broken.height:
+        raise ModelFitError(
+            f"CLV predictions are not finite for {broken.height} customers (first: "
+            f"{broken.row(0, named=True)}) with BG/NBD {bgnbd.params_} and Gamma-Gamma "
+            f"{gamma_gamma.params_}"
+        )
     result = result.with_columns(
         value_tier=value_tiers(
             result["clv_12m"].alias("value_tier"), tiers or {"High": 0.2, "Medium": 0.3}, rest_label
