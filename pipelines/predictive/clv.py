@@ -87,11 +87,12 @@ def _fit_log_params(
             f"{model} fit failed: optimizer said '{result.message}' after {result.nit} iterations "
             f"(negative log-likelihood {result.fun}, parameters {params.tolist()}); data: {data_summary}"
         )
-    at_bound = np.abs(result.x) >= LOG_BOUND - 1e-6
-    if np.any(at_bound):
+    # A shape parameter running to +infinity is a known limit (no heterogeneity left, e.g. every
+    # customer shares one dropout probability); one running to 0 leaves predictions undefined.
+    if np.any(result.x <= -LOG_BOUND + 1e-6):
         raise ModelFitError(
-            f"{model} fit failed: parameters {params.tolist()} reached the bound e^±{LOG_BOUND} "
-            f"(the data cannot identify them); data: {data_summary}"
+            f"{model} fit failed: parameters {params.tolist()} fell to the lower bound "
+            f"e^-{LOG_BOUND} (the data cannot identify them); data: {data_summary}"
         )
     return params
 

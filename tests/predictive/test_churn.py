@@ -15,6 +15,7 @@ from pipelines.predictive.churn import (
     fit_churn_model,
 )
 from pipelines.predictive.config import DEFAULTS
+from pipelines.predictive.predict import PREDICTION_COLUMNS, customer_predictions
 
 START = date(2025, 1, 6)
 DAYS = 420
@@ -28,8 +29,10 @@ def _orders(customers: int = 300, seed: int = 7) -> pl.DataFrame:
         rate = rng.uniform(0.04, 0.12)
         stops = rng.integers(60, DAYS) if customer % 2 == 0 else DAYS
         for day in np.flatnonzero(rng.random(stops) < rate):
-            rows.append((f"c{customer:03d}", START + timedelta(int(day)), False))
-    return pl.DataFrame(rows, schema=["customer_key", "order_date", "is_return"], orient="row")
+            rows.append((f"c{customer:03d}", START + timedelta(int(day)), False, rng.gamma(4, 5)))
+    return pl.DataFrame(
+        rows, schema=["customer_key", "order_date", "is_return", "net_revenue"], orient="row"
+    )
 
 
 def _features_history(orders: pl.DataFrame) -> pl.DataFrame:
@@ -87,6 +90,7 @@ def test_future_orders_change_labels_but_never_features(shop) -> None:
                     "customer_key": ["c001"],
                     "order_date": [as_of + timedelta(days=3)],
                     "is_return": [False],
+                    "net_revenue": [12.0],
                 }
             ),
         ]
@@ -138,3 +142,36 @@ def test_churn_scores_cover_buyers_on_the_latest_day_with_bands(shop) -> None:
     assert scores["churn_risk_band"].equals(
         scores.select(expected_band)["literal"], check_names=False
     )
+
+
+def test_customer_predictions_give_every_latest_customer_one_row(shop) -> None:
+    features, orders = shop
+    latest_day = features["as_of_date"].max()
+    newcomer = (
+        features.filter(pl.col("as_of_date") == latest_day)
+        .head(1)
+        .with_columns(
+            customer_key=pl.lit("signed_up_never_bought"),
+            frequency=0,
+            frequency_90d=0,
+            recency_days=None,
+        )
+    )
+    history = pl.concat([features, newcomer], how="vertical_relaxed")
+    predictions = customer_predictions(history, orders, DEFAULTS)
+    customers = predictions.customers
+    assert customers.columns == PREDICTION_COLUMNS
+    assert customers.height == customers["customer_key"].n_unique() == 301
+    assert (customers["as_of_date"] == latest_day).all()
+    never = customers.filter(pl.col("customer_key") == "signed_up_never_bought").row(0, named=True)
+    assert never["predictive_segment"] == "No purchase yet" and never["clv_12m"] is None
+    buyers = customers.filter(pl.col("customer_key") != "signed_up_never_bought")
+    assert buyers.select(PREDICTION_COLUMNS).null_count().sum_horizontal()[0] == 0
+    at_risk = buyers.filter(pl.col("predictive_segment") == "High value at risk")
+    assert (at_risk["value_tier"] == "High").all() and (at_risk["churn_risk_band"] == "high").all()
+    lost = buyers.filter(pl.col("predictive_segment") == "Likely lost")
+    assert (lost["p_alive"] < 0.3).all()
+    # Planted churners (even numbers) stopped buying: they are far less likely alive.
+    planted = pl.col("customer_key").str.slice(1).cast(pl.Int64) % 2 == 0
+    assert buyers.filter(planted)["p_alive"].mean() < buyers.filter(~planted)["p_alive"].mean()
+    assert set(predictions.clv_parameters) >= {"bgnbd_r", "gamma_gamma_q"}

@@ -1,0 +1,76 @@
+"""One frame per customer for the latest as-of date: CLV, probability alive, churn risk, segment.
+
+This is what the predictive asset writes to `candidate.customer_predictions` and what joins
+`segments.customer_segments` on (customer_key, as_of_date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from pipelines.predictive.churn import fit_churn_model
+from pipelines.predictive.clv import clv_predictions
+from pipelines.predictive.segments import predictive_segment
+
+PREDICTION_COLUMNS = [
+    "customer_key",
+    "as_of_date",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "p_alive",
+    "clv_12m",
+    "value_tier",
+    "churn_probability",
+    "churn_risk_band",
+    "predictive_segment",
+]
+
+
+@dataclass
+class Predictions:
+    customers: pl.DataFrame
+    clv_parameters: dict[str, float] = field(default_factory=dict)
+    churn_validation: dict[str, Any] = field(default_factory=dict)
+    calibration: pl.DataFrame | None = None
+
+
+def customer_predictions(
+    features_history: pl.DataFrame, orders: pl.DataFrame, config: dict[str, Any]
+) -> Predictions:
+    """Predictions for every customer of the latest as-of date of `features_history`.
+
+    CLV uses orders strictly before that date; churn uses the feature history and its labels.
+    Customers who never bought get nulls and the `no_purchase_label` segment.
+    """
+    as_of_date = features_history["as_of_date"].max()
+    clv_config = config["clv"]
+    clv, bgnbd, gamma_gamma = clv_predictions(
+        orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date),
+        as_of_date,
+        months=clv_config["horizon_months"],
+        monthly_discount_rate=clv_config["monthly_discount_rate"],
+        tiers=clv_config["value_tiers"],
+        rest_label=clv_config["rest_label"],
+    )
+    churn = fit_churn_model(features_history, orders, config["churn"])
+    customers = (
+        features_history.filter(pl.col("as_of_date") == as_of_date)
+        .select("customer_key", "as_of_date")
+        .join(clv, on="customer_key", how="left")
+        .join(churn.scores.drop("as_of_date"), on="customer_key", how="left")
+    )
+    customers = customers.with_columns(
+        predictive_segment=predictive_segment(customers, as_of_date, config["segments"])
+    )
+    return Predictions(
+        customers.select(PREDICTION_COLUMNS),
+        {
+            **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
+            **{f"gamma_gamma_{k}": v for k, v in gamma_gamma.params_.items()},
+        },
+        churn.validation,
+        churn.calibration,
+    )
