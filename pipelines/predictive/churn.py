@@ -114,6 +114,11 @@ class ChurnResult:
     features: list[str] = field(default_factory=list)
 
 
+def _at_most(frame: pl.DataFrame, rows: int, seed: int) -> pl.DataFrame:
+    # Weekly history of a large shop is tens of millions of rows; a sample trains as well.
+    return frame if frame.height <= rows else frame.sample(n=rows, seed=seed)
+
+
 def _classifier(config: dict[str, Any]) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
         max_iter=config["max_iter"],
@@ -145,12 +150,13 @@ def fit_churn_model(
     validate = training.filter(pl.col("as_of_date") == validation_date)
     validation: dict[str, Any] = {
         "validation_as_of_date": str(validation_date),
-        "train_rows": len(train),
+        "train_rows": min(len(train), config["max_training_rows"]),
         "validation_rows": len(validate),
         "horizon_days": horizon,
     }
     calibration = None
     if train[LABEL].n_unique() == 2 and validate[LABEL].n_unique() == 2:
+        train = _at_most(train, config["max_training_rows"], config["random_state"])
         model = _classifier(config).fit(_matrix(train, columns), train[LABEL].to_numpy())
         predicted = model.predict_proba(_matrix(validate, columns))[:, 1]
         observed = validate[LABEL].to_numpy()
@@ -163,6 +169,7 @@ def fit_churn_model(
             "time-based validation needs both labels in the training dates (at least "
             f"{horizon} days before {validation_date}) and on {validation_date}"
         )
+    training = _at_most(training, config["max_training_rows"], config["random_state"])
     model = _classifier(config).fit(_matrix(training, columns), training[LABEL].to_numpy())
     latest = features_history.filter(
         (pl.col("as_of_date") == features_history["as_of_date"].max()) & (pl.col("frequency") > 0)

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
         "horizon_days": 90,
         "risk_bands": {"medium_from": 0.4, "high_from": 0.7},
         "exclude_features": ["first_order_at", "last_order_at", "top_category"],
+        "max_training_rows": 500_000,
         "max_iter": 200,
         "learning_rate": 0.1,
         "random_state": 0,
@@ -83,6 +84,7 @@ def validate(config: dict[str, Any], path: Path) -> dict[str, Any]:
     _number(config, path, "clv.horizon_months", 1, 120)
     _number(config, path, "clv.monthly_discount_rate", 0, 1)
     _number(config, path, "churn.horizon_days", 1, 730)
+    _number(config, path, "churn.max_training_rows", 1000, 100_000_000)
     _number(config, path, "churn.risk_bands.medium_from", 0, 1)
     _number(config, path, "churn.risk_bands.high_from", 0, 1)
     _number(config, path, "segments.likely_lost.max_p_alive", 0, 1)

@@ -175,3 +175,11 @@ def test_customer_predictions_give_every_latest_customer_one_row(shop) -> None:
     planted = pl.col("customer_key").str.slice(1).cast(pl.Int64) % 2 == 0
     assert buyers.filter(planted)["p_alive"].mean() < buyers.filter(~planted)["p_alive"].mean()
     assert set(predictions.clv_parameters) >= {"bgnbd_r", "gamma_gamma_q"}
+
+
+def test_a_long_history_trains_on_a_sample_of_the_configured_size(shop) -> None:
+    features, orders = shop
+    config = {**DEFAULTS["churn"], "max_training_rows": 2000}
+    result = fit_churn_model(features, orders, config)
+    assert result.validation["train_rows"] == 2000
+    assert result.validation["roc_auc"] >= 0.75
