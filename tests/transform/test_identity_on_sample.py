@@ -53,6 +53,6 @@ def test_identity_resolution_precision_and_recall_on_default_sample(
 
     score, unscored = score_against_truth(warehouse, data_dir / "sample_truth")
     with capsys.disabled():
-        print(f"\n{score}; {unscored} orders without any identifier not scored")
+        print(f"\n{score}; {unscored} orders without a usable identifier not scored")
     assert score.precision >= MIN_PRECISION, str(score)
     assert score.recall >= MIN_RECALL, str(score)
