@@ -20,10 +20,6 @@ KEYS = ("customer_key", "as_of_date")
 LABEL = "churned"
 
 
-class ChurnModelError(RuntimeError):
-    """The churn model cannot be trained or validated on this history."""
-
-
 def feature_columns(features_history: pl.DataFrame, exclude: list[str]) -> list[str]:
     """Numeric and boolean feature columns, minus keys and the configured exclusions."""
     return [
@@ -139,12 +135,20 @@ def fit_churn_model(
     columns = feature_columns(features_history, config["exclude_features"])
     training = build_training_frame(features_history, orders, horizon)
     dates = training["as_of_date"].unique().sort()
+    latest = features_history.filter(
+        (pl.col("as_of_date") == features_history["as_of_date"].max()) & (pl.col("frequency") > 0)
+    )
     if len(dates) == 0 or training[LABEL].n_unique() < 2:
-        raise ChurnModelError(
-            f"churn model needs labelled rows of both kinds: {len(training)} labelled rows over "
-            f"{len(dates)} as-of dates at least {horizon} days before the latest as-of date "
+        # A young history (shorter than the horizon) is no failure: no risk yet, and it says why.
+        reason = (
+            f"not trained: needs labelled rows of both kinds, found {len(training)} labelled rows "
+            f"over {len(dates)} as-of dates at least {horizon} days before the latest as-of date "
             f"{features_history['as_of_date'].max()}"
         )
+        scores = latest.select(KEYS).with_columns(
+            churn_probability=pl.lit(None, pl.Float64), churn_risk_band=pl.lit(None, pl.String)
+        )
+        return ChurnResult(scores, {"skipped": reason, "horizon_days": horizon}, None, columns)
     validation_date = dates[-1]
     train = training.filter(pl.col("as_of_date") <= validation_date - timedelta(days=horizon))
     validate = training.filter(pl.col("as_of_date") == validation_date)
@@ -171,9 +175,6 @@ def fit_churn_model(
         )
     training = _at_most(training, config["max_training_rows"], config["random_state"])
     model = _classifier(config).fit(_matrix(training, columns), training[LABEL].to_numpy())
-    latest = features_history.filter(
-        (pl.col("as_of_date") == features_history["as_of_date"].max()) & (pl.col("frequency") > 0)
-    )
     bands = config["risk_bands"]
     scores = latest.select(KEYS).with_columns(
         churn_probability=pl.Series(

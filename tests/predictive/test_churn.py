@@ -183,3 +183,12 @@ def test_a_long_history_trains_on_a_sample_of_the_configured_size(shop) -> None:
     result = fit_churn_model(features, orders, config)
     assert result.validation["train_rows"] == 2000
     assert result.validation["roc_auc"] >= 0.75
+
+
+def test_a_history_shorter_than_the_horizon_scores_nobody_and_says_why(shop) -> None:
+    features, orders = shop
+    young = features.filter(pl.col("as_of_date") < START + timedelta(days=80))
+    result = fit_churn_model(young, orders, DEFAULTS["churn"])
+    assert "not trained" in result.validation["skipped"]
+    assert result.scores.height > 0
+    assert result.scores["churn_probability"].is_null().all()
