@@ -371,7 +371,7 @@ def _order_lines(
     u = rng.random((5, n))
     staff = np.isin(who, people["staff_card_users"]) & ~online & (u[0] < 0.5)
     logged_in = online & has_contact & (u[1] < 0.7)
-    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in & (u[2] < 0.6)
+    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in & (u[2] < 0.7)
     card_scanned = ~online & has_card & ~staff & (u[3] < 0.75)
     email_kind = np.where(u[4] < 0.6, 0, np.where(u[4] < 0.8, 1, 2))  # primary, cased, second
     phone_on = rng.random(n) < np.where(online, 0.5, 0.04)
@@ -468,7 +468,10 @@ def _order_lines(
     )
     returns = (
         returns.with_columns(
-            (pl.col("_day") + pl.col("_delay")).alias("_day"),
+            # an evening order returned an hour later in the day may fall on the next day
+            (pl.col("_day") + pl.col("_delay") + (pl.col("_ts") % 86400 + 3600) // 86400).alias(
+                "_day"
+            ),
             (pl.col("_ts") + pl.col("_delay") * 86400 + 3600).alias("_ts"),
             (-pl.col("quantity")).alias("quantity"),
             pl.lit(0.0).alias("discount_amount"),
@@ -1003,15 +1006,29 @@ def generate(
     people["staff_card_users"] = rng.choice(
         customers, size=min(customers, max(3, customers // 400)), replace=False
     )
-    people["shop_email_users"] = rng.choice(
-        np.flatnonzero(persona == 2) if (persona == 2).sum() >= 3 else np.arange(customers),
-        size=min(customers, 3),
-        replace=False,
+    # the shop email is typed at guest checkouts by bargain hunters without an account
+    hunters = np.flatnonzero(persona == 2)
+    hunters = np.concatenate(
+        [hunters[~people["has_contact"][hunters]], hunters[people["has_contact"][hunters]]]
     )
-    families = np.flatnonzero(persona == 1)
-    pairs = max(1, len(families) // 50) if len(families) >= 2 else 0
-    chosen = rng.choice(families, size=2 * pairs, replace=False) if pairs else np.array([], int)
-    people["family_device_pairs"] = [(int(a), int(b)) for a, b in chosen.reshape(-1, 2)]
+    pool = hunters if len(hunters) >= 3 else np.arange(customers)
+    people["shop_email_users"] = pool[: min(len(pool), 3)]
+    people["has_contact"][people["shop_email_users"]] = False
+    people["has_card"][people["shop_email_users"]] = False
+    people["consent"][people["shop_email_users"]] = False
+    # a family tablet: a parent's cookie is also the only browser of a cart-abandoning teenager
+    parents, teens = np.flatnonzero(persona == 1), np.flatnonzero(persona == 6)
+    pairs = min(len(parents), len(teens), max(1, customers // 100))
+    people["family_device_pairs"] = [
+        (int(a), int(b))
+        for a, b in zip(
+            rng.choice(parents, pairs, replace=False),
+            rng.choice(teens, pairs, replace=False),
+            strict=True,
+        )
+    ]
+    for _, teen in people["family_device_pairs"]:
+        people["cookies"][teen] = 1
     ids = _identity_table(people)
 
     orders = _orders(rng, people, start, days)
