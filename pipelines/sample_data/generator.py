@@ -301,7 +301,7 @@ def _orders(
     dow = np.array([d.weekday() for d in calendar])
     season = P.seasonality(np.array([d.timetuple().tm_yday for d in calendar]))
     acceptance = P.WEEKDAY_WEIGHT.mean(axis=1) * season.mean()
-    rate = P.ORDERS_PER_WEEK[persona] * np.exp(rng.normal(0, 0.35, len(persona)))
+    rate = P.ORDERS_PER_WEEK[persona] * people["boost"] * np.exp(rng.normal(0, 0.35, len(persona)))
     candidates = rng.poisson(rate * length / 7 / acceptance[persona])
     who = np.repeat(np.arange(len(persona)), candidates)
     day = lo[who] + (rng.random(len(who)) * length[who]).astype(np.int64)
@@ -369,9 +369,9 @@ def _order_lines(
     has_contact = people["has_contact"][who]
     has_card = people["has_card"][who]
     u = rng.random((5, n))
-    staff = np.isin(who, people["staff_card_users"]) & ~online & (u[0] < 0.5)
+    staff = np.isin(who, people["staff_card_users"]) & ~online & (u[0] < 0.8)
     logged_in = online & has_contact & (u[1] < 0.7)
-    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in & (u[2] < 0.7)
+    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in
     card_scanned = ~online & has_card & ~staff & (u[3] < 0.75)
     email_kind = np.where(u[4] < 0.6, 0, np.where(u[4] < 0.8, 1, 2))  # primary, cased, second
     phone_on = rng.random(n) < np.where(online, 0.5, 0.04)
@@ -537,14 +537,19 @@ def _cookies(rng: np.random.Generator, people: dict[str, np.ndarray]) -> pl.Data
             "_b": rng.integers(1_600_000_000, 1_800_000_000, len(who)),
         }
     ).with_columns(pl.format("{}.{}", "_a", "_b").alias("user_pseudo_id"))
-    for owner, partner in people["family_device_pairs"]:
-        shared = cookies.filter((pl.col("_person") == owner) & (pl.col("_slot") == 0))
-        cookies = cookies.with_columns(
-            pl.when((pl.col("_person") == partner) & (pl.col("_slot") == 0))
-            .then(pl.lit(shared["user_pseudo_id"][0]))
-            .otherwise("user_pseudo_id")
-            .alias("user_pseudo_id")
+    pairs = np.array(people["family_device_pairs"], dtype=np.int64).reshape(-1, 2)
+    shared = (
+        pl.DataFrame({"_owner": pairs[:, 0], "_person": pairs[:, 1]})
+        .join(
+            cookies.filter(pl.col("_slot") == 0).select(
+                pl.col("_person").alias("_owner"), pl.col("user_pseudo_id").alias("_shared")
+            ),
+            on="_owner",
         )
+        .select("_person", pl.lit(0, pl.Int64).alias("_slot"), "_shared")
+    )
+    cookies = cookies.join(shared, on=["_person", "_slot"], how="left", maintain_order="left")
+    cookies = cookies.with_columns(pl.coalesce("_shared", "user_pseudo_id").alias("user_pseudo_id"))
     return cookies.select("_person", "_slot", "device_category", "user_pseudo_id")
 
 
@@ -562,7 +567,7 @@ def _web_events(
     lo, hi = people["active_from"], people["active_to"]
     length = np.maximum(hi - lo + 1, 0)
     # browsing sessions start a little before a person's first purchase
-    browse = rng.poisson(P.BROWSE_SESSIONS_PER_WEEK[persona] * length / 7)
+    browse = rng.poisson(P.BROWSE_SESSIONS_PER_WEEK[persona] * people["boost"] * length / 7)
     who = np.repeat(np.arange(len(persona)), browse)
     day = lo[who] + (rng.random(len(who)) * length[who]).astype(np.int64)
     hour = np.clip(
@@ -1003,8 +1008,10 @@ def generate(
     people = _persons(rng, customers, days)
     persona = people["persona"]
     # a few persons share a staff card, a shop email on guest orders, or a family device
+    office = np.flatnonzero(persona == 0)
+    staff_pool = office if len(office) >= 3 else np.arange(customers)
     people["staff_card_users"] = rng.choice(
-        customers, size=min(customers, max(3, customers // 400)), replace=False
+        staff_pool, size=min(len(staff_pool), max(3, customers // 400)), replace=False
     )
     # the shop email is typed at guest checkouts by bargain hunters without an account
     hunters = np.flatnonzero(persona == 2)
@@ -1027,8 +1034,13 @@ def generate(
             strict=True,
         )
     ]
-    for _, teen in people["family_device_pairs"]:
-        people["cookies"][teen] = 1
+    for parent, teen in people["family_device_pairs"]:
+        people["cookies"][teen] = people["cookies"][parent] = 1
+    # persons who share an identifier shop and browse more, so that even a tiny sample shows it
+    people["boost"] = np.ones(customers)
+    shared_users = [*people["staff_card_users"], *people["shop_email_users"]]
+    shared_users += [p for pair in people["family_device_pairs"] for p in pair]
+    people["boost"][np.array(shared_users, dtype=np.int64)] = 8.0
     ids = _identity_table(people)
 
     orders = _orders(rng, people, start, days)

@@ -24,7 +24,7 @@ CUSTOMERS = 300
 DAYS = 60
 END = date(2026, 3, 31)
 SEED = 7
-DEFECT_RATE = 0.03
+DEFECT_RATE = 0.06
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_every_order_customer_is_a_contact_already_in_the_crm(sample: Path) -> N
     strangers = checked.filter(
         pl.col("known_from").is_null() | (pl.col("known_from") > pl.col("_folder"))
     )
-    assert lines.height > 100
+    assert lines.height > 30
     assert set(strangers.select("_file", "_row").iter_rows()) == set(
         unknown_defects.select("file", "row").iter_rows()
     )
@@ -228,7 +228,13 @@ def test_personas_behave_as_planted(sample: Path) -> None:
     assert b["office_regular"]["in_store_share"] > 0.9 > 0.4 > b["bargain_hunter"]["in_store_share"]
     assert b["bargain_hunter"]["discount_share"] > 3 * b["office_regular"]["discount_share"]
     assert b["loyalist"]["average_order"] > b["office_regular"]["average_order"]
-    assert b["office_regular"]["orders_per_buyer"] > b["cart_abandoner"]["orders_per_buyer"]
+    persons = truth(sample, "persons").group_by("persona").len()
+    orders = truth(sample, "orders").join(truth(sample, "persons"), on="person_id")
+    per_person = orders.group_by("persona").len().join(persons, on="persona", how="right")
+    rate = {
+        r["persona"]: (r["len"] or 0) / r["len_right"] for r in per_person.iter_rows(named=True)
+    }
+    assert rate["office_regular"] > 3 * rate["cart_abandoner"]
 
 
 def test_office_regulars_come_on_weekday_mornings_families_at_weekends(sample: Path) -> None:
