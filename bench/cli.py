@@ -140,7 +140,15 @@ def side_run(module: str, args: list[str], work: Path) -> dict[str, Any]:
         [PYTHON, "-m", module, *args, "--out", str(out)], env=python_env(), cwd=PROJECT_ROOT
     )
     if measured.returncode != 0:
-        raise SystemExit(f"{module} failed:\n{measured.stderr[-4000:]}")
+        # a failed floor or peer is reported, never allowed to lose the pipeline's figures
+        error = measured.stderr.strip().splitlines()[-1:] or [f"exit code {measured.returncode}"]
+        log(f"{name} failed: {error[0]}")
+        return {
+            "error": error[0],
+            "wall_s": round(measured.wall_s, 2),
+            "peak_rss_mb": round(measured.peak_rss_bytes / MB, 1),
+            "stages_s": {},
+        }
     result = json.loads(out.read_text())
     result["wall_s"] = round(measured.wall_s, 2)
     result["peak_rss_mb"] = round(measured.peak_rss_bytes / MB, 1)
@@ -245,7 +253,7 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
         else f"{commit_at_start} at the start, {commit()} at the end",
         "runs": runs,
         "floor": floor,
-        "floor_ratios": floor_ratios(runs["full_build"], floor),
+        "floor_ratios": floor_ratios(runs["full_build"], floor) if "error" not in floor else [],
         "peer": peer_result,
         "code_location_load_s": load_s,
         "first_load_s": first_load_s,

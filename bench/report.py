@@ -88,12 +88,16 @@ def target_values(result: dict[str, Any]) -> dict[str, float | None]:
     peer = result.get("peer")
     return {
         "full_build_s": full["wall_s"] if full else None,
-        "full_build_vs_floor": full["wall_s"] / floor["wall_s"] if full and floor else None,
+        "full_build_vs_floor": full["wall_s"] / floor["wall_s"]
+        if full and floor and not floor.get("error")
+        else None,
         "peak_rss_mb": full["peak_rss_mb"] if full else None,
         "incremental_s": incr2["wall_s"] if incr2 else None,
         "incremental_2y_vs_1y": incr2["wall_s"] / incr1["wall_s"] if incr2 and incr1 else None,
         "code_location_load_s": result.get("code_location_load_s"),
-        "peer_over_pipeline": peer["wall_s"] / full["wall_s"] if peer and full else None,
+        "peer_over_pipeline": peer["wall_s"] / full["wall_s"]
+        if peer and full and not peer.get("error")
+        else None,
     }
 
 
@@ -217,8 +221,14 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {row['stage']} | {_fmt(row['pipeline_s'])} | {row['floor_stage']} | "
                 f"{_fmt(row['floor_s'], 2)} | {_fmt(row['ratio'])}x |"
             )
+    for name in ("floor", "peer"):
+        if (result.get(name) or {}).get("error"):
+            lines += [
+                "",
+                f"The {name} failed after {_fmt(result[name]['wall_s'])} s: {result[name]['error']}",
+            ]
     peer = result.get("peer")
-    if peer:
+    if peer and not peer.get("error"):
         stages = ", ".join(f"{k} {_fmt(v)} s" for k, v in peer["stages_s"].items() if k != "total")
         lines += [
             "",
