@@ -92,6 +92,9 @@ def _plant_row_defects(
         if rate > 0
         else np.zeros(len(kinds), int)
     )
+    # at least one row of every kind, so a small sample still shows them all
+    if rate > 0:
+        counts = np.maximum(counts, 1)
     total = min(int(counts.sum()), len(eligible))
     chosen = (
         rng.choice(eligible, size=total, replace=False) if total else np.array([], dtype=np.int64)

@@ -369,9 +369,20 @@ def _order_lines(
     has_contact = people["has_contact"][who]
     has_card = people["has_card"][who]
     u = rng.random((5, n))
+    # the staff card goes to office regulars who do come to a store in this window
+    persona_of = people["persona"]
+    regulars = np.unique(who[~online & (persona == 0)])
+    if len(regulars) >= 2:
+        size = min(len(regulars), max(3, len(people["persona"]) // 1000))
+        people["staff_card_users"] = rng.choice(regulars, size=size, replace=False)
     staff = np.isin(who, people["staff_card_users"]) & ~online & (u[0] < 0.8)
     logged_in = online & has_contact & (u[1] < 0.7)
-    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in
+    # the shop email goes to guests (bargain hunters first) who do check out in this window
+    guests = np.unique(who[online & ~logged_in])
+    guests = np.concatenate([guests[persona_of[guests] == 2], guests[persona_of[guests] != 2]])
+    if len(guests) >= 2:
+        people["shop_email_users"] = guests[: min(len(guests), 3)]
+    shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in & (u[2] < 0.7)
     card_scanned = ~online & has_card & ~staff & (u[3] < 0.75)
     email_kind = np.where(u[4] < 0.6, 0, np.where(u[4] < 0.8, 1, 2))  # primary, cased, second
     phone_on = rng.random(n) < np.where(online, 0.5, 0.04)
@@ -1011,7 +1022,7 @@ def generate(
     office = np.flatnonzero(persona == 0)
     staff_pool = office if len(office) >= 3 else np.arange(customers)
     people["staff_card_users"] = rng.choice(
-        staff_pool, size=min(len(staff_pool), max(3, customers // 400)), replace=False
+        staff_pool, size=min(len(staff_pool), max(3, customers // 1000)), replace=False
     )
     # the shop email is typed at guest checkouts by bargain hunters without an account
     hunters = np.flatnonzero(persona == 2)
@@ -1025,7 +1036,7 @@ def generate(
     people["consent"][people["shop_email_users"]] = False
     # a family tablet: a parent's cookie is also the only browser of a cart-abandoning teenager
     parents, teens = np.flatnonzero(persona == 1), np.flatnonzero(persona == 6)
-    pairs = min(len(parents), len(teens), max(1, customers // 100))
+    pairs = min(len(parents), len(teens), max(1, customers // 1000))
     people["family_device_pairs"] = [
         (int(a), int(b))
         for a, b in zip(
@@ -1036,11 +1047,11 @@ def generate(
     ]
     for parent, teen in people["family_device_pairs"]:
         people["cookies"][teen] = people["cookies"][parent] = 1
-    # persons who share an identifier shop and browse more, so that even a tiny sample shows it
+    # a family sharing a device browses more, so that even a tiny sample shows the shared cookie
     people["boost"] = np.ones(customers)
-    shared_users = [*people["staff_card_users"], *people["shop_email_users"]]
+    shared_users: list[int] = []
     shared_users += [p for pair in people["family_device_pairs"] for p in pair]
-    people["boost"][np.array(shared_users, dtype=np.int64)] = 8.0
+    people["boost"][np.array(shared_users, dtype=np.int64)] = 3.0
     ids = _identity_table(people)
 
     orders = _orders(rng, people, start, days)
