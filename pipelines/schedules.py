@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
 
 daily_refresh_job = dg.define_asset_job(
     name="daily_refresh",
     selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Load yesterday's landing folder, rebuild the marts and features, segment, publish.",
 )
 
