@@ -51,24 +51,87 @@ def materialize_history(first: date, last: date) -> dg.ExecuteInProcessResult:
         )
 
 
+SUMMARY_TYPES = (
+    ("rfm_segment", "RFM segment"),
+    ("cluster_name", "Customer group (clustering)"),
+    ("predictive_segment", "Predictive segment"),
+)
+
+
 def segment_summary() -> str:
-    """Segment, customers and share, as a shop owner reads them."""
+    """Segment, customers and share per segment type, as a shop owner reads them."""
     with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
         as_of = con.sql("select max(as_of_date) from segments.customer_segments").fetchone()[0]
-        rows = con.sql(
-            """
-            select rfm_segment, count(*) as customers,
-                   round(100.0 * count(*) / sum(count(*)) over (), 1) as share
-            from segments.customer_segments
-            group by rfm_segment
-            order by customers desc
-            """
-        ).fetchall()
-    width = max(len(r[0]) for r in rows)
-    lines = [f"Segments as of {as_of}", f"{'segment':<{width}}  customers   share"]
-    lines += [f"{name:<{width}}  {customers:>9}  {share:>5.1f}%" for name, customers, share in rows]
-    lines.append(f"{'total':<{width}}  {sum(r[1] for r in rows):>9}")
+        columns = {
+            row[0]
+            for row in con.sql(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'segments' and table_name = 'customer_segments'"
+            ).fetchall()
+        }
+        tables = []
+        for column, title in SUMMARY_TYPES:
+            if column not in columns:
+                continue
+            rows = con.sql(
+                f"""
+                select coalesce({column}, '(none)') as segment, count(*) as customers,
+                       round(100.0 * count(*) / sum(count(*)) over (), 1) as share
+                from segments.customer_segments
+                group by 1
+                order by customers desc, segment
+                """
+            ).fetchall()
+            tables.append((title, rows))
+    lines = [f"Segments as of {as_of}"]
+    for title, rows in tables:
+        width = max(len(title), *(len(r[0]) for r in rows))
+        lines += ["", f"{title:<{width}}  customers   share"]
+        lines += [f"{name:<{width}}  {n:>9}  {share:>5.1f}%" for name, n, share in rows]
+        lines.append(f"{'total':<{width}}  {sum(r[1] for r in rows):>9}")
     return "\n".join(lines)
+
+
+def failure_report(result: dg.ExecuteInProcessResult) -> str:
+    """Which steps failed, which blocking checks stopped publication, and what is still published."""
+    lines = []
+    failed_steps = [e for e in result.all_events if e.is_step_failure]
+    for event in failed_steps:
+        error = event.step_failure_data.error
+        message = error.message.strip().splitlines()[0] if error else "no message"
+        lines.append(f"  step {event.step_key} failed: {message}")
+    for event in result.all_events:
+        if event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        check = event.event_specific_data
+        if check.passed or check.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        lines.append(
+            f"  blocking check {check.asset_key.to_user_string()} / {check.check_name} failed"
+        )
+    lines.append(published_state())
+    return "\n".join(lines)
+
+
+def published_state() -> str:
+    """What a shop owner may still use after a failed run: the last good publication, if any."""
+    warehouse = get_paths().warehouse
+    if not warehouse.exists():
+        return "Nothing has been published yet."
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        exists = con.sql(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'segments' and table_name = 'publication'"
+        ).fetchone()[0]
+        if not exists:
+            return "Nothing has been published yet."
+        as_of, published_at = con.sql(
+            "select as_of_date, published_at from segments.publication"
+        ).fetchone()
+    return (
+        f"The segments published at {published_at:%Y-%m-%d %H:%M} stay in place; "
+        f"they are valid as of {as_of}."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Materializing every asset for {days[0]} .. {days[-1]} into {paths.warehouse}")
     result = materialize_history(days[0], days[-1])
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(
-            f"The run {result.run_id} failed at {', '.join(failed) or 'a step'}; see `make ui`.",
+            f"The run {result.run_id} failed (details with `make ui`):\n{failure_report(result)}",
             file=sys.stderr,
         )
         return 1
