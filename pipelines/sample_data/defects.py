@@ -1,12 +1,15 @@
 """Planting defects in the generated exports, one defect per defective row, and recording each.
 
-Every frame arrives with `_day` (the row's day offset); this module gives each row its file
-(`_path`, relative to `incoming/`) and its 1-based data row in that file (`_row`).
+Row defects are planted per block of customers (`plant_row_defects`, marking `_defect`,
+`_defect_column`, `_dup` and the row's place `_seq`). The file-level defects (a late file, a
+renamed column) are chosen once for the whole sample (`choose_file_defects`), and when a day's
+rows are written, `assign_files` gives each row its file (`_path`, relative to `incoming/`) and
+its 1-based data row in that file (`_row`), from which `defect_records` are the ground truth.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -73,9 +76,10 @@ def _bad_values(rng: np.random.Generator, kind: str, column: str, n: int) -> lis
     raise ValueError(f"no bad value for defect kind {kind!r} in column {column!r}")
 
 
-def _plant_row_defects(
+def plant_row_defects(
     rng: np.random.Generator, frame: pl.DataFrame, entity: str, rate: float
 ) -> pl.DataFrame:
+    """The frame with one defect planted in about `rate` of its rows, marked in `_defect`."""
     kinds = ROW_DEFECTS[entity]
     frame = frame.with_columns(
         pl.lit(None, pl.String).alias("_defect"),
@@ -134,95 +138,116 @@ def _plant_row_defects(
     return frame
 
 
-def inject_defects(
+@dataclass
+class FileDefects:
+    """The day (offset) whose POS file arrives late, the day whose contacts file renames a column."""
+
+    late_day: int | None = None
+    renamed_day: int | None = None
+    records: list[dict] = field(default_factory=list)
+
+    def path(self, source: str, entity: str, day: int, start: date, file_name: str) -> str:
+        """The file (relative to `incoming/`) that holds `day`'s rows of this entity."""
+        if entity == "order_lines" and day == self.late_day:
+            arrived = start + timedelta(days=day + 2)
+            late_name = file_name.replace(
+                "order_lines", f"order_lines_late_{start + timedelta(days=day)}", 1
+            )
+            return f"{source}/{arrived}/{late_name}"
+        return f"{source}/{start + timedelta(days=day)}/{file_name}"
+
+    def renamed(self, source: str, entity: str, day: int) -> dict[str, str]:
+        """Columns renamed in that day's file of this entity (old name -> name written)."""
+        if entity == "contacts" and day == self.renamed_day:
+            return {"phone": "phone_number"}
+        return {}
+
+
+def choose_file_defects(
     rng: np.random.Generator,
-    frames: dict[tuple[str, str], pl.DataFrame],
+    days_present: dict[tuple[str, str], np.ndarray],
     rate: float,
     start: date,
     file_names: dict[tuple[str, str], str],
-) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.DataFrame]:
-    """Frames with `_path`/`_row` (and `_rename` for the renamed file) and the defect records."""
-    out: dict[tuple[str, str], pl.DataFrame] = {}
-    records: list[pl.DataFrame] = []
-    file_events: list[dict] = []
-    for (source, entity), frame in frames.items():
-        if frame.is_empty():
-            out[(source, entity)] = frame
-            continue
-        frame = _plant_row_defects(rng, frame, entity, rate)
-        folder = pl.col("_day")
-        name = pl.lit(file_names[(source, entity)])
-        days_present = np.unique(frame["_day"].to_numpy())
-        if rate > 0 and entity == "order_lines":
-            # one day's POS file arrives two days late; its rows keep their own timestamps
-            last_day = int(frame["_day"].max())
-            late_candidates = days_present[days_present + 2 <= last_day]
-            if len(late_candidates):
-                late = int(rng.choice(late_candidates))
-                folder = pl.when(pl.col("_day") == late).then(pl.lit(late + 2)).otherwise(folder)
-                name = (
-                    pl.when(pl.col("_day") == late)
-                    .then(pl.lit(f"order_lines_late_{start + timedelta(days=late)}.csv.gz"))
-                    .otherwise(name)
-                )
-                file_events.append(
-                    {
-                        "source": source,
-                        "entity": entity,
-                        "file": f"pos/{start + timedelta(days=late + 2)}/order_lines_late_{start + timedelta(days=late)}.csv.gz",
-                        "defect_kind": "late_file",
-                    }
-                )
-        frame = frame.with_columns(
-            pl.format(
-                "{}/{}/{}",
-                pl.lit(source),
-                pl.lit(start).dt.offset_by(pl.format("{}d", folder)).cast(pl.String),
-                name,
-            ).alias("_path")
+) -> FileDefects:
+    """One late POS file and one contacts file with a renamed column (none when `rate` is 0)."""
+    chosen = FileDefects()
+    if rate <= 0:
+        return chosen
+    lines_days = days_present.get(("pos", "order_lines"))
+    if lines_days is not None and len(lines_days):
+        # one day's POS file arrives two days late; its rows keep their own timestamps
+        candidates = lines_days[lines_days + 2 <= lines_days.max()]
+        if len(candidates):
+            chosen.late_day = int(rng.choice(candidates))
+            path = chosen.path(
+                "pos", "order_lines", chosen.late_day, start, file_names[("pos", "order_lines")]
+            )
+            chosen.records.append(
+                {"source": "pos", "entity": "order_lines", "file": path, "defect_kind": "late_file"}
+            )
+    contact_days = days_present.get(("crm", "contacts"))
+    if contact_days is not None and len(contact_days) > 1:
+        # one CRM export calls the phone column `phone_number` (the mapping has the alias)
+        chosen.renamed_day = int(rng.choice(contact_days[1:]))
+        path = chosen.path(
+            "crm", "contacts", chosen.renamed_day, start, file_names[("crm", "contacts")]
         )
-        if rate > 0 and entity == "contacts" and len(days_present) > 1:
-            # one CRM export calls the phone column `phone_number` (the mapping has the alias)
-            renamed_day = int(rng.choice(days_present[1:]))
-            path = f"crm/{start + timedelta(days=renamed_day)}/{file_names[(source, entity)]}"
-            frame = frame.with_columns(
-                pl.when(pl.col("_path") == path)
-                .then(pl.lit(json.dumps({"phone": "phone_number"})))
-                .alias("_rename")
-            )
-            file_events.append(
-                {"source": source, "entity": entity, "file": path, "defect_kind": "renamed_column"}
-            )
-        frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over("_path").alias("_row"))
-        records.append(
-            frame.filter(pl.col("_defect").is_not_null()).select(
-                pl.lit(source).alias("source"),
-                pl.lit(entity).alias("entity"),
-                pl.col("_path").alias("file"),
-                pl.col("_row").cast(pl.Int64).alias("row"),
-                pl.col("_defect_column").alias("column"),
-                pl.col("_defect").alias("defect_kind"),
-                pl.col("_defect").alias("expected_reason"),
-            )
+        chosen.records.append(
+            {"source": "crm", "entity": "contacts", "file": path, "defect_kind": "renamed_column"}
         )
-        out[(source, entity)] = frame
-    for event in file_events:
-        records.append(
-            pl.DataFrame(
-                [
-                    {
-                        **event,
-                        "row": None,
-                        "column": "phone" if event["defect_kind"] == "renamed_column" else None,
-                        "expected_reason": None,
-                    }
-                ],
-                schema=DEFECTS_SCHEMA,
-            )
-        )
-    defects = (
-        pl.concat([r.cast(DEFECTS_SCHEMA).select(list(DEFECTS_SCHEMA)) for r in records])
-        if records
-        else pl.DataFrame(schema=DEFECTS_SCHEMA)
+    return chosen
+
+
+def assign_files(
+    frame: pl.DataFrame,
+    source: str,
+    entity: str,
+    start: date,
+    file_name: str,
+    file_defects: FileDefects,
+) -> pl.DataFrame:
+    """`_path` and the 1-based `_row` in that file; the frame must be in the files' row order."""
+    days = frame["_day"].unique().sort().to_list()
+    paths = pl.DataFrame(
+        {
+            "_day": days,
+            "_path": [file_defects.path(source, entity, d, start, file_name) for d in days],
+        },
+        schema={"_day": frame.schema["_day"], "_path": pl.String},
     )
-    return out, defects
+    frame = frame.join(paths, on="_day", how="left", maintain_order="left")
+    return frame.with_columns(pl.int_range(1, pl.len() + 1).over("_path").alias("_row"))
+
+
+def defect_records(frame: pl.DataFrame, source: str, entity: str) -> pl.DataFrame:
+    """The rows of `frame` (with `_path`/`_row`) that carry a defect, in `DEFECTS_SCHEMA`."""
+    return (
+        frame.filter(pl.col("_defect").is_not_null())
+        .select(
+            pl.lit(source).alias("source"),
+            pl.lit(entity).alias("entity"),
+            pl.col("_path").alias("file"),
+            pl.col("_row").cast(pl.Int64).alias("row"),
+            pl.col("_defect_column").alias("column"),
+            pl.col("_defect").alias("defect_kind"),
+            pl.col("_defect").alias("expected_reason"),
+        )
+        .cast(DEFECTS_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def file_defect_records(file_defects: FileDefects) -> pl.DataFrame:
+    """The late file and the renamed column, one row each, with no row and no expected reason."""
+    return pl.DataFrame(
+        [
+            {
+                **event,
+                "row": None,
+                "column": "phone" if event["defect_kind"] == "renamed_column" else None,
+                "expected_reason": None,
+            }
+            for event in file_defects.records
+        ],
+        schema=DEFECTS_SCHEMA,
+    )

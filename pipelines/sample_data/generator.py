@@ -1,7 +1,10 @@
 """Generate one café chain's CRM, POS and web exports plus the ground truth behind them.
 
 Everything is vectorised over customers, orders and events (numpy for the draws, polars for the
-strings and the files), so a million customers over two years takes minutes, not hours.
+strings and the files). Customers are generated in blocks (`chunk_customers`, each block with its
+own random stream) whose rows go to a Parquet spool split by windows of days; a final pass reads
+one window at a time from every block and writes one file per entity per day. Memory is bounded
+by a block and a window, so a million customers over two years fits in a few GB.
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +24,13 @@ import numpy as np
 import polars as pl
 
 from pipelines.sample_data import personas as P
-from pipelines.sample_data.defects import inject_defects
+from pipelines.sample_data.defects import (
+    assign_files,
+    choose_file_defects,
+    defect_records,
+    file_defect_records,
+    plant_row_defects,
+)
 
 EPOCH = date(1970, 1, 1)
 FIRST_NAMES = [
@@ -120,6 +132,12 @@ STORES = 8
 SHOP_URL = "https://shop.example-cafe.co.uk"
 STAFF_CARD = "LOY-STAFF-0001"
 SHARED_SHOP_EMAIL = "info@hillside-bakes.co.uk"
+# customers per block: bounds the generator's memory (about 1.5 GB per 50,000 over two years)
+CHUNK_CUSTOMERS = 50_000
+# rows per window of days in the final pass (all blocks' rows of those days are in memory)
+WINDOW_ROWS = 1_500_000
+# rows per customer per day over all entities, to size the windows (about 50 over two years)
+ROWS_PER_CUSTOMER_DAY = 0.07
 
 
 @dataclass
@@ -132,6 +150,7 @@ class GenerationSummary:
     seed: int
     defect_rate: float
     include_web: bool
+    chunk_customers: int = CHUNK_CUSTOMERS
     rows: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
     defects: dict[str, int] = field(default_factory=dict)
@@ -224,8 +243,11 @@ def _persons(rng: np.random.Generator, n: int, days: int) -> dict[str, np.ndarra
     }
 
 
-def _identity_table(people: dict[str, np.ndarray]) -> pl.DataFrame:
-    """Per person: ids, names, emails (and their variants), phone and loyalty card as strings."""
+def _identity_table(people: dict[str, np.ndarray], first_person: int) -> pl.DataFrame:
+    """Per person: ids, names, emails (and their variants), phone and loyalty card as strings.
+
+    `_person` indexes the block; `person_id` counts from `first_person + 1` over the whole sample.
+    """
     n = len(people["persona"])
     idx = np.arange(n)
     first = np.array(FIRST_NAMES)[people["first_name"]]
@@ -233,7 +255,7 @@ def _identity_table(people: dict[str, np.ndarray]) -> pl.DataFrame:
     frame = pl.DataFrame(
         {
             "_person": idx,
-            "person_id": idx + 1,
+            "person_id": first_person + idx + 1,
             "first_name": first,
             "last_name": last,
             "domain": np.array(MAIL_DOMAINS)[people["domain"]],
@@ -344,13 +366,17 @@ def _order_lines(
     orders: pl.DataFrame,
     catalogue: pl.DataFrame,
     days: int,
+    first_order: int,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(order lines in the canonical columns plus `_person`/`_day`, truth per order)."""
+    """(order lines in the canonical columns plus `_person`/`_day`, truth per order).
+
+    Orders are numbered from `first_order + 1` (the orders of earlier blocks come before).
+    """
     n = orders.height
     persona = orders["_persona"].to_numpy()
     who = orders["_person"].to_numpy()
     online = orders["online"].to_numpy()
-    seq = np.arange(1, n + 1)
+    seq = first_order + np.arange(1, n + 1)
     orders = orders.with_columns(
         pl.when(pl.col("online"))
         .then(pl.format("WEB-{}", pl.Series(seq).cast(pl.String).str.zfill(9)))
@@ -372,16 +398,16 @@ def _order_lines(
     # the staff card goes to office regulars who do come to a store in this window
     persona_of = people["persona"]
     regulars = np.unique(who[~online & (persona == 0)])
-    if len(regulars) >= 2:
-        size = min(len(regulars), max(3, len(people["persona"]) // 1000))
+    if len(regulars) >= 2 and people["staff_card_size"] > 0:
+        size = min(len(regulars), people["staff_card_size"])
         people["staff_card_users"] = rng.choice(regulars, size=size, replace=False)
     staff = np.isin(who, people["staff_card_users"]) & ~online & (u[0] < 0.8)
     logged_in = online & has_contact & (u[1] < 0.7)
     # the shop email goes to guests (bargain hunters first) who do check out in this window
     guests = np.unique(who[online & ~logged_in])
     guests = np.concatenate([guests[persona_of[guests] == 2], guests[persona_of[guests] != 2]])
-    if len(guests) >= 2:
-        people["shop_email_users"] = guests[: min(len(guests), 3)]
+    if len(guests) >= 2 and people["shop_email_size"] > 0:
+        people["shop_email_users"] = guests[: min(len(guests), people["shop_email_size"])]
     shop_mail = np.isin(who, people["shop_email_users"]) & online & ~logged_in & (u[2] < 0.7)
     card_scanned = ~online & has_card & ~staff & (u[3] < 0.75)
     email_kind = np.where(u[4] < 0.6, 0, np.where(u[4] < 0.8, 1, 2))  # primary, cased, second
@@ -573,12 +599,18 @@ def _web_events(
     cookies: pl.DataFrame,
     start: date,
     days: int,
-) -> pl.DataFrame:
+    first_session: int,
+) -> tuple[pl.DataFrame, int]:
+    """GA4-style events of browsing and purchase sessions numbered from `first_session + 1`, and
+    how many sessions there are."""
     persona = people["persona"]
     lo, hi = people["active_from"], people["active_to"]
     length = np.maximum(hi - lo + 1, 0)
     # browsing sessions start a little before a person's first purchase
     browse = rng.poisson(P.BROWSE_SESSIONS_PER_WEEK[persona] * people["boost"] * length / 7)
+    # both persons behind a family device browse at least once, so the shared cookie is visible
+    pair = np.array(people["family_device_pairs"], dtype=np.int64).reshape(-1)
+    browse[pair] = np.maximum(browse[pair], length[pair] > 0)
     who = np.repeat(np.arange(len(persona)), browse)
     day = lo[who] + (rng.random(len(who)) * length[who]).astype(np.int64)
     hour = np.clip(
@@ -623,13 +655,13 @@ def _web_events(
         .join(ids.select("_person", "contact_id"), on="_person", how="left")
         .with_columns(
             pl.when("_logged_in").then("contact_id").alias("user_id"),
-            (pl.col("_session") + 1).cast(pl.String).alias("session_id"),
+            (pl.col("_session") + first_session + 1).cast(pl.String).alias("session_id"),
             pl.col("_person").map_batches(lambda s: pl.Series(persona).gather(s)).alias("_persona"),
         )
     )
     is_purchase = sessions["transaction_id"].is_not_null().to_numpy()
     sp = sessions["_persona"].to_numpy()
-    page_views = 1 + rng.poisson(1.5, ns)
+    page_views = 1 + rng.poisson(1.0, ns)
     item_views = np.where(is_purchase, 0, rng.poisson(P.ITEM_VIEWS_PER_SESSION[sp]))
     carts = np.where(is_purchase, 0, rng.binomial(item_views, P.ADD_TO_CART_SHARE[sp]))
     checkout = np.where(is_purchase, 1, (carts > 0) & (rng.random(ns) < 0.25))
@@ -750,7 +782,7 @@ def _web_events(
         .otherwise(pl.lit(SHOP_URL + "/"))
         .alias("page_location"),
     ).filter(pl.col("_day") < days)
-    return events.select(
+    columns = events.select(
         "event_timestamp",
         "event_name",
         "user_pseudo_id",
@@ -765,7 +797,8 @@ def _web_events(
         "_person",
         "_day",
         "_ts",
-    ).sort("_ts", "session_id", maintain_order=True)
+    )
+    return columns.sort("_ts", "session_id", maintain_order=True), ns
 
 
 def _contacts(
@@ -860,8 +893,13 @@ def _contacts(
 
 
 def _tickets(
-    rng: np.random.Generator, people: dict[str, np.ndarray], ids: pl.DataFrame, start: date
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    ids: pl.DataFrame,
+    start: date,
+    first_ticket: int,
 ) -> pl.DataFrame:
+    """Support tickets, numbered from `first_ticket + 1`."""
     persona = people["persona"]
     lo, hi = people["active_from"], people["active_to"]
     length = np.maximum(hi - lo + 1, 0)
@@ -886,7 +924,7 @@ def _tickets(
             "status": np.where(rng.random(n) < 0.9, "closed", "open"),
         }
     ).sort("_ts", "_person")
-    frame = frame.with_row_index("_n", offset=1).join(
+    frame = frame.with_row_index("_n", offset=first_ticket + 1).join(
         ids, on="_person", how="left", maintain_order="left"
     )
     return frame.select(
@@ -971,72 +1009,76 @@ ENTITY_FILES = {
     ("pos", "order_lines"): "order_lines.csv.gz",
     ("web", "events"): "events.ndjson.gz",
 }
+# the columns a spooled row keeps besides the canonical ones: its day, its place in the files'
+# order (time, block, place in the block, copy) and its defect
+SPOOL_COLUMNS = ["_day", "_ts", "_chunk", "_seq", "_dup", "_defect", "_defect_column"]
 
 
-def _write_files(frame: pl.DataFrame, incoming: Path, start: date) -> int:
-    """One file per `_path`; returns how many were written."""
-    written = 0
+def _file_bytes(rows: pl.DataFrame, path: str) -> bytes:
+    if path.endswith((".ndjson.gz", ".ndjson")):
+        data = rows.write_ndjson().encode()
+    else:
+        buffer = io.BytesIO()
+        rows.write_csv(buffer)
+        data = buffer.getvalue()
+    if path.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=1, mtime=0)
+    return data
+
+
+def _write_files(
+    pool: ThreadPoolExecutor,
+    frame: pl.DataFrame,
+    incoming: Path,
+    renamed: dict[str, dict[str, str]],
+) -> int:
+    """One file per `_path` (columns renamed where `renamed` says); returns how many."""
     columns = [c for c in frame.columns if not c.startswith("_")]
+    jobs = []
     for (path,), part in frame.partition_by("_path", as_dict=True, maintain_order=True).items():
+        rows = part.select(columns)
+        if path in renamed:
+            rows = rows.rename(renamed[path])
         target = incoming / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        rows = part.select(columns)
-        rename = part["_rename"][0] if "_rename" in part.columns else None
-        if rename:
-            rows = rows.rename(json.loads(rename))
-        if path.endswith(".ndjson.gz"):
-            data = rows.write_ndjson().encode()
-        else:
-            buffer = io.BytesIO()
-            rows.write_csv(buffer)
-            data = buffer.getvalue()
-        if path.endswith(".gz"):
-            data = gzip.compress(data, compresslevel=1, mtime=0)
-        target.write_bytes(data)
-        written += 1
-    return written
+        jobs.append(pool.submit(lambda r=rows, p=path, t=target: t.write_bytes(_file_bytes(r, p))))
+    for job in jobs:
+        job.result()
+    return len(jobs)
 
 
-def generate(
-    out_dir: Path,
-    customers: int = 2000,
-    days: int = 365,
-    end_date: date | None = None,
-    seed: int = 42,
-    defect_rate: float = 0.01,
-    include_web: bool = True,
-) -> GenerationSummary:
-    """Write `<out_dir>/incoming/...` exports and `<out_dir>/sample_truth/` for one café chain."""
-    if customers < 1 or days < 1:
-        raise ValueError(f"customers and days must be at least 1, found {customers} and {days}")
-    if not 0 <= defect_rate <= 0.5:
-        raise ValueError(f"defect_rate must be between 0 and 0.5, found {defect_rate}")
-    out_dir = Path(out_dir)
-    end = end_date or (datetime.utcnow().date() - timedelta(days=1))
-    start = end - timedelta(days=days - 1)
-    rng = np.random.default_rng(seed)
-    catalogue = _catalogue(np.random.default_rng(seed + 1))
-    people = _persons(rng, customers, days)
+def _shared_persons(
+    rng: np.random.Generator, people: dict[str, np.ndarray], first_block: bool
+) -> None:
+    """Plant the shared identifiers in a block: a staff card, a shop email, a family device.
+
+    Every block gets its share of staff-card users and family devices (one per 1,000 customers);
+    the first block also gets the minimum a small sample needs and the three shop-email users.
+    """
+    n = len(people["persona"])
     persona = people["persona"]
+    people["staff_card_size"] = max(3, n // 1000) if first_block else n // 1000
+    people["shop_email_size"] = 3 if first_block else 0
     # a few persons share a staff card, a shop email on guest orders, or a family device
     office = np.flatnonzero(persona == 0)
-    staff_pool = office if len(office) >= 3 else np.arange(customers)
+    staff_pool = office if len(office) >= 3 else np.arange(n)
     people["staff_card_users"] = rng.choice(
-        staff_pool, size=min(len(staff_pool), max(3, customers // 1000)), replace=False
+        staff_pool, size=min(len(staff_pool), people["staff_card_size"]), replace=False
     )
     # the shop email is typed at guest checkouts by bargain hunters without an account
     hunters = np.flatnonzero(persona == 2)
     hunters = np.concatenate(
         [hunters[~people["has_contact"][hunters]], hunters[people["has_contact"][hunters]]]
     )
-    pool = hunters if len(hunters) >= 3 else np.arange(customers)
-    people["shop_email_users"] = pool[: min(len(pool), 3)]
+    pool = hunters if len(hunters) >= 3 else np.arange(n)
+    people["shop_email_users"] = pool[: min(len(pool), people["shop_email_size"])]
     people["has_contact"][people["shop_email_users"]] = False
     people["has_card"][people["shop_email_users"]] = False
     people["consent"][people["shop_email_users"]] = False
     # a family tablet: a parent's cookie is also the only browser of a cart-abandoning teenager
     parents, teens = np.flatnonzero(persona == 1), np.flatnonzero(persona == 6)
-    pairs = min(len(parents), len(teens), max(1, customers // 1000))
+    wanted = max(1, n // 1000) if first_block else n // 1000
+    pairs = min(len(parents), len(teens), wanted)
     people["family_device_pairs"] = [
         (int(a), int(b))
         for a, b in zip(
@@ -1048,16 +1090,63 @@ def generate(
     for parent, teen in people["family_device_pairs"]:
         people["cookies"][teen] = people["cookies"][parent] = 1
     # a family sharing a device browses more, so that even a tiny sample shows the shared cookie
-    people["boost"] = np.ones(customers)
-    shared_users: list[int] = []
-    shared_users += [p for pair in people["family_device_pairs"] for p in pair]
+    people["boost"] = np.ones(n)
+    shared_users = [p for pair in people["family_device_pairs"] for p in pair]
     people["boost"][np.array(shared_users, dtype=np.int64)] = 3.0
-    ids = _identity_table(people)
 
+
+@dataclass
+class _Counters:
+    """Numbers already used by earlier blocks, so that ids stay unique over the sample."""
+
+    persons: int = 0
+    orders: int = 0
+    tickets: int = 0
+    sessions: int = 0
+
+
+def _persons_truth(
+    people: dict[str, np.ndarray], ids: pl.DataFrame, start: date, days: int
+) -> pl.DataFrame:
+    start_day = np.datetime64(start, "D")
+    churn = people["churn_day"]
+    churn_date = pl.Series(
+        "churn_date", start_day + np.minimum(churn, days).astype("timedelta64[D]")
+    ).cast(pl.Date)
+    return ids.select("person_id", "contact_id").with_columns(
+        pl.Series("persona", np.array(P.PERSONAS)[people["persona"]]),
+        pl.when(pl.Series(churn < days)).then(churn_date).alias("churn_date"),
+        pl.Series("first_seen", start_day + people["first_seen"].astype("timedelta64[D]")).cast(
+            pl.Date
+        ),
+        pl.Series("has_consent", people["consent"]),
+        pl.Series("has_contact", people["has_contact"]),
+        pl.Series("has_loyalty_card", people["has_card"]),
+    )
+
+
+def _generate_block(
+    rng: np.random.Generator,
+    chunk: int,
+    customers: int,
+    counters: _Counters,
+    catalogue: pl.DataFrame,
+    start: date,
+    days: int,
+    defect_rate: float,
+    include_web: bool,
+) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One block's rows with their defects planted, and its persons, orders and identifiers truth."""
+    people = _persons(rng, customers, days)
+    _shared_persons(rng, people, first_block=chunk == 0)
+    ids = _identity_table(people, counters.persons)
     orders = _orders(rng, people, start, days)
-    lines, order_truth = _order_lines(rng, people, ids, orders, catalogue, days)
+    lines, order_truth = _order_lines(rng, people, ids, orders, catalogue, days, counters.orders)
+    counters.orders += orders.height
+    del orders
     contacts = _contacts(rng, people, ids, start, days)
-    tickets = _tickets(rng, people, ids, start)
+    tickets = _tickets(rng, people, ids, start, counters.tickets)
+    counters.tickets += tickets.height
     email_events = _email_events(rng, people, contacts, start, days)
     frames: dict[tuple[str, str], pl.DataFrame] = {
         ("crm", "contacts"): contacts,
@@ -1067,19 +1156,61 @@ def generate(
     }
     if include_web:
         cookies = _cookies(rng, people)
-        frames[("web", "events")] = _web_events(
-            rng, people, ids, lines, catalogue, cookies, start, days
+        frames[("web", "events")], sessions = _web_events(
+            rng, people, ids, lines, catalogue, cookies, start, days, counters.sessions
         )
+        counters.sessions += sessions
+    counters.persons += customers
+    identifiers = _block_identifiers(frames, ids)
+    for key, frame in list(frames.items()):
+        if not frame.is_empty():
+            frames[key] = plant_row_defects(rng, frame, key[1], defect_rate).with_columns(
+                pl.lit(chunk, pl.Int32).alias("_chunk")
+            )
+    persons = _persons_truth(people, ids, start, days)
+    orders_truth = order_truth.join(
+        ids.select("_person", "person_id"), on="_person", how="left", maintain_order="left"
+    ).select("order_id", "person_id", "channel", "ordered_at", "has_identifier")
+    return frames, persons, orders_truth, identifiers
 
-    identifiers = _truth_identifiers(frames, ids)
-    frames, defects = inject_defects(rng, frames, defect_rate, start, ENTITY_FILES)
 
-    incoming = out_dir / "incoming"
-    truth_dir = out_dir / "sample_truth"
-    for source in ("crm", "pos", "web"):
-        shutil.rmtree(incoming / source, ignore_errors=True)
-    shutil.rmtree(truth_dir, ignore_errors=True)
-    truth_dir.mkdir(parents=True, exist_ok=True)
+def _blocks(customers: int, chunk_customers: int) -> list[int]:
+    """Block sizes: as few blocks as `chunk_customers` allows, sizes differing by at most one."""
+    count = math.ceil(customers / chunk_customers)
+    return [len(b) for b in np.array_split(np.arange(customers), count)]
+
+
+def generate(
+    out_dir: Path,
+    customers: int = 2000,
+    days: int = 365,
+    end_date: date | None = None,
+    seed: int = 42,
+    defect_rate: float = 0.01,
+    include_web: bool = True,
+    chunk_customers: int = CHUNK_CUSTOMERS,
+) -> GenerationSummary:
+    """Write `<out_dir>/incoming/...` exports and `<out_dir>/sample_truth/` for one café chain.
+
+    The same arguments write the same bytes; `chunk_customers` (customers per block, each block
+    drawn from its own stream of `seed`) changes which customers are drawn, not the layout.
+    """
+    if customers < 1 or days < 1:
+        raise ValueError(f"customers and days must be at least 1, found {customers} and {days}")
+    if not 0 <= defect_rate <= 0.5:
+        raise ValueError(f"defect_rate must be between 0 and 0.5, found {defect_rate}")
+    if chunk_customers < 1:
+        raise ValueError(f"chunk_customers must be at least 1, found {chunk_customers}")
+    out_dir = Path(out_dir)
+    end = end_date or (datetime.utcnow().date() - timedelta(days=1))
+    start = end - timedelta(days=days - 1)
+    catalogue = _catalogue(np.random.default_rng(seed + 1))
+    blocks = _blocks(customers, chunk_customers)
+    streams = [
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(blocks) + 1)
+    ]
+    # days per window of the final pass, so that a window holds about WINDOW_ROWS rows
+    window_days = max(1, int(WINDOW_ROWS / (customers * ROWS_PER_CUSTOMER_DAY)))
 
     summary = GenerationSummary(
         start_date=start,
@@ -1088,12 +1219,93 @@ def generate(
         seed=seed,
         defect_rate=defect_rate,
         include_web=include_web,
+        chunk_customers=chunk_customers,
     )
-    for (source, entity), frame in frames.items():
-        if frame.is_empty():
-            continue
-        summary.rows[f"{source}/{entity}"] = frame.height
-        summary.files[f"{source}/{entity}"] = _write_files(frame, incoming, start)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    incoming = out_dir / "incoming"
+    truth_dir = out_dir / "sample_truth"
+    with tempfile.TemporaryDirectory(prefix=".sample-spool-", dir=out_dir) as spool_name:
+        spool = Path(spool_name)
+        counters = _Counters()
+        persons: list[pl.DataFrame] = []
+        days_present: dict[tuple[str, str], set[int]] = {}
+        for chunk, size in enumerate(blocks):
+            frames, block_persons, orders_truth, identifiers = _generate_block(
+                streams[chunk],
+                chunk,
+                size,
+                counters,
+                catalogue,
+                start,
+                days,
+                defect_rate,
+                include_web,
+            )
+            persons.append(block_persons)
+            orders_truth.write_parquet(spool / f"orders-{chunk:05d}.parquet")
+            identifiers.write_parquet(spool / f"identifiers-{chunk:05d}.parquet")
+            for (source, entity), frame in frames.items():
+                if frame.is_empty():
+                    continue
+                days_present.setdefault((source, entity), set()).update(frame["_day"].unique())
+                columns = [c for c in frame.columns if not c.startswith("_")] + SPOOL_COLUMNS
+                windows = frame.select(columns).with_columns(
+                    (pl.col("_day") // window_days).alias("_window")
+                )
+                for (window,), part in windows.partition_by(
+                    "_window", as_dict=True, maintain_order=True
+                ).items():
+                    folder = spool / f"{source}_{entity}" / f"w{window:+06d}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    part.drop("_window").write_parquet(folder / f"c{chunk:05d}.parquet")
+            del frames
+
+        file_defects = choose_file_defects(
+            streams[-1],
+            {key: np.array(sorted(d), dtype=np.int64) for key, d in days_present.items()},
+            defect_rate,
+            start,
+            ENTITY_FILES,
+        )
+        for source in ("crm", "pos", "web"):
+            shutil.rmtree(incoming / source, ignore_errors=True)
+        shutil.rmtree(truth_dir, ignore_errors=True)
+        truth_dir.mkdir(parents=True, exist_ok=True)
+        records = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for (source, entity), file_name in ENTITY_FILES.items():
+                folder = spool / f"{source}_{entity}"
+                if not folder.is_dir():
+                    continue
+                rows = files = 0
+                for window in sorted(folder.iterdir(), key=lambda f: int(f.name[1:])):
+                    frame = pl.concat(
+                        [pl.read_parquet(f) for f in sorted(window.iterdir())],
+                        how="diagonal_relaxed",
+                    ).sort("_ts", "_chunk", "_seq", "_dup")
+                    frame = assign_files(frame, source, entity, start, file_name, file_defects)
+                    renamed = {
+                        path: file_defects.renamed(source, entity, day)
+                        for path, day in frame.select("_path", "_day").unique().iter_rows()
+                        if file_defects.renamed(source, entity, day)
+                    }
+                    records.append(defect_records(frame, source, entity))
+                    files += _write_files(pool, frame, incoming, renamed)
+                    rows += frame.height
+                summary.rows[f"{source}/{entity}"] = rows
+                summary.files[f"{source}/{entity}"] = files
+        records.append(file_defect_records(file_defects))
+        defects = pl.concat(records)
+
+        all_persons = pl.concat(persons)
+        all_persons.write_parquet(truth_dir / "persons.parquet")
+        pl.scan_parquet(sorted(spool.glob("orders-*.parquet"))).sink_parquet(
+            truth_dir / "orders.parquet"
+        )
+        _shared_identifiers(sorted(spool.glob("identifiers-*.parquet"))).write_parquet(
+            truth_dir / "identifiers.parquet"
+        )
+    defects.write_parquet(truth_dir / "defects.parquet")
     summary.defects = {
         row["defect_kind"]: row["count"]
         for row in defects.group_by("defect_kind")
@@ -1101,38 +1313,17 @@ def generate(
         .sort("defect_kind")
         .iter_rows(named=True)
     }
-    summary.personas = {P.PERSONAS[i]: int((persona == i).sum()) for i in range(len(P.PERSONAS))}
-
-    persons = ids.select("_person", "person_id", "contact_id").with_columns(
-        pl.Series("persona", np.array(P.PERSONAS)[persona]),
-        pl.Series(
-            "churn_date",
-            [start + timedelta(days=int(d)) if d < days else None for d in people["churn_day"]],
-            dtype=pl.Date,
-        ),
-        pl.Series(
-            "first_seen",
-            [start + timedelta(days=int(d)) for d in people["first_seen"]],
-            dtype=pl.Date,
-        ),
-        pl.Series("has_consent", people["consent"]),
-        pl.Series("has_contact", people["has_contact"]),
-        pl.Series("has_loyalty_card", people["has_card"]),
-    )
-    persons.drop("_person").write_parquet(truth_dir / "persons.parquet")
-    identifiers.write_parquet(truth_dir / "identifiers.parquet")
-    order_truth.join(ids.select("_person", "person_id"), on="_person", how="left").select(
-        "order_id", "person_id", "channel", "ordered_at", "has_identifier"
-    ).write_parquet(truth_dir / "orders.parquet")
-    defects.write_parquet(truth_dir / "defects.parquet")
+    counts = all_persons.group_by("persona").len()
+    found = dict(counts.iter_rows())
+    summary.personas = {name: int(found.get(name, 0)) for name in P.PERSONAS}
     (truth_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
 
 
-def _truth_identifiers(
+def _block_identifiers(
     frames: dict[tuple[str, str], pl.DataFrame], ids: pl.DataFrame
 ) -> pl.DataFrame:
-    """Every identifier value exactly as written, with its true person and whether it is shared."""
+    """Every identifier value exactly as written in a block's rows, with its true person."""
     columns = {
         ("crm", "contacts"): ["contact_id", "email", "phone", "loyalty_id"],
         ("crm", "tickets"): ["contact_id", "email"],
@@ -1156,20 +1347,25 @@ def _truth_identifiers(
                 .drop_nulls()
                 .unique()
             )
-    values = pl.concat(parts).unique()
-    shared = values.group_by(
-        "identifier_type", pl.col("identifier_value").str.to_lowercase().alias("_lower")
-    ).agg(pl.col("_person").n_unique().alias("_persons"))
-    values = values.with_columns(
-        pl.col("identifier_value").str.to_lowercase().alias("_lower")
-    ).join(shared, on=["identifier_type", "_lower"])
     return (
-        values.join(ids.select("_person", "person_id"), on="_person")
-        .select(
-            "person_id",
-            "identifier_type",
-            "identifier_value",
-            (pl.col("_persons") > 1).alias("is_shared"),
-        )
+        pl.concat(parts)
+        .unique()
+        .join(ids.select("_person", "person_id"), on="_person")
+        .select("person_id", "identifier_type", "identifier_value")
+    )
+
+
+def _shared_identifiers(parts: list[Path]) -> pl.DataFrame:
+    """All blocks' identifiers with `is_shared`: the value (ignoring case) has several persons."""
+    values = pl.scan_parquet(parts).with_columns(
+        pl.col("identifier_value").str.to_lowercase().alias("_lower")
+    )
+    shared = values.group_by("identifier_type", "_lower").agg(
+        (pl.col("person_id").n_unique() > 1).alias("is_shared")
+    )
+    return (
+        values.join(shared, on=["identifier_type", "_lower"])
+        .select("person_id", "identifier_type", "identifier_value", "is_shared")
         .sort("person_id", "identifier_type", "identifier_value")
+        .collect()
     )

@@ -46,7 +46,7 @@ CATEGORY_PRICES = {
 ORDERS_PER_WEEK = np.array([0.12, 0.05, 0.04, 0.10, 0.10, 0.05, 0.005])
 ONLINE_SHARE = np.array([0.03, 0.12, 0.85, 0.30, 0.30, 0.25, 0.60])
 DISCOUNT_ORDER_SHARE = np.array([0.03, 0.08, 0.75, 0.04, 0.25, 0.08, 0.15])
-EXTRA_LINES = np.array([0.3, 1.6, 1.0, 1.5, 0.6, 0.9, 0.4])
+EXTRA_LINES = np.array([0.22, 1.2, 0.75, 1.1, 0.45, 0.7, 0.3])
 # log-mean of the per-customer basket multiplier: loyalists buy bigger baskets
 BASKET_LOG_MEAN = np.array([0.0, 0.1, -0.1, 0.5, -0.1, 0.0, -0.2])
 RETURN_LINE_SHARE = np.array([0.005, 0.015, 0.06, 0.01, 0.01, 0.02, 0.03])
@@ -96,7 +96,7 @@ ONLINE_MIX = np.array(
 )
 
 # web sessions without a purchase, per week; and what happens in them
-BROWSE_SESSIONS_PER_WEEK = np.array([0.005, 0.012, 0.08, 0.025, 0.06, 0.025, 0.18])
+BROWSE_SESSIONS_PER_WEEK = np.array([0.004, 0.009, 0.06, 0.019, 0.045, 0.019, 0.135])
 ITEM_VIEWS_PER_SESSION = np.array([1.0, 1.5, 3.0, 2.0, 2.0, 1.5, 3.5])
 ADD_TO_CART_SHARE = np.array([0.1, 0.15, 0.3, 0.25, 0.2, 0.2, 0.7])
 LOGIN_SHARE = np.array([0.3, 0.3, 0.5, 0.7, 0.3, 0.4, 0.2])

@@ -1,5 +1,7 @@
 """The generated sample: its files follow the contract, its defects are exactly as recorded, its
-personas behave as planted, and the same seed writes the same bytes."""
+personas behave as planted, and the same seed writes the same bytes. The contract tests run on a
+sample generated as one block of customers and on one generated in two blocks (as large samples
+are), whose rows meet in the same day files."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ DAYS = 60
 END = date(2026, 3, 31)
 SEED = 7
 DEFECT_RATE = 0.06
+BLOCK = 150  # customers per block in the two-block sample
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,26 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample")
     generate(out, customers=CUSTOMERS, days=DAYS, end_date=END, seed=SEED, defect_rate=DEFECT_RATE)
     return out
+
+
+@pytest.fixture(scope="module")
+def two_blocks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("two_blocks")
+    generate(
+        out,
+        customers=CUSTOMERS,
+        days=DAYS,
+        end_date=END,
+        seed=SEED,
+        defect_rate=DEFECT_RATE,
+        chunk_customers=BLOCK,
+    )
+    return out
+
+
+@pytest.fixture(params=["sample", "two_blocks"])
+def any_sample(request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue(request.param)
 
 
 def read_file(path: Path) -> pl.DataFrame:
@@ -65,9 +88,17 @@ def truth(sample: Path, name: str) -> pl.DataFrame:
     return pl.read_parquet(sample / "sample_truth" / f"{name}.parquet")
 
 
-def test_same_seed_writes_identical_files(sample: Path, tmp_path: Path) -> None:
+def test_same_seed_writes_identical_files(any_sample: Path, tmp_path: Path) -> None:
+    sample = any_sample
+    chunk = json.loads((sample / "sample_truth" / "summary.json").read_text())["chunk_customers"]
     generate(
-        tmp_path, customers=CUSTOMERS, days=DAYS, end_date=END, seed=SEED, defect_rate=DEFECT_RATE
+        tmp_path,
+        customers=CUSTOMERS,
+        days=DAYS,
+        end_date=END,
+        seed=SEED,
+        defect_rate=DEFECT_RATE,
+        chunk_customers=chunk,
     )
     first = sorted(p.relative_to(sample) for p in (sample / "incoming").rglob("*") if p.is_file())
     again = sorted(
@@ -85,7 +116,10 @@ def test_another_seed_gives_other_customers(sample: Path, tmp_path: Path) -> Non
     assert not truth(sample, "persons").equals(truth(tmp_path, "persons"))
 
 
-def test_every_file_has_exactly_the_canonical_columns_in_the_landing_layout(sample: Path) -> None:
+def test_every_file_has_exactly_the_canonical_columns_in_the_landing_layout(
+    any_sample: Path,
+) -> None:
+    sample = any_sample
     incoming = sample / "incoming"
     renamed = truth(sample, "defects").filter(pl.col("defect_kind") == "renamed_column")["file"]
     names = {
@@ -111,8 +145,9 @@ def test_every_file_has_exactly_the_canonical_columns_in_the_landing_layout(samp
 
 
 def test_loader_quarantines_exactly_the_recorded_defects_with_their_reasons(
-    sample: Path, tmp_path: Path
+    any_sample: Path, tmp_path: Path
 ) -> None:
+    sample = any_sample
     incoming = sample / "incoming"
     days = sorted({date.fromisoformat(d.name) for d in incoming.glob("*/*")})
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
@@ -127,7 +162,8 @@ def test_loader_quarantines_exactly_the_recorded_defects_with_their_reasons(
     assert got == want, f"missing: {sorted(want - got)[:5]}, unexpected: {sorted(got - want)[:5]}"
 
 
-def test_malformed_timestamps_in_the_files_are_the_recorded_ones(sample: Path) -> None:
+def test_malformed_timestamps_in_the_files_are_the_recorded_ones(any_sample: Path) -> None:
+    sample = any_sample
     lines = entity_frames(sample, "pos", "order_lines")
     bad = lines.filter(
         pl.col("ordered_at").is_not_null()
@@ -142,7 +178,8 @@ def test_malformed_timestamps_in_the_files_are_the_recorded_ones(sample: Path) -
     )
 
 
-def test_a_late_file_keeps_its_days_timestamps_in_a_later_folder(sample: Path) -> None:
+def test_a_late_file_keeps_its_days_timestamps_in_a_later_folder(any_sample: Path) -> None:
+    sample = any_sample
     late = truth(sample, "defects").filter(pl.col("defect_kind") == "late_file")
     assert late.height == 1
     lines = entity_frames(sample, "pos", "order_lines").filter(pl.col("_file") == late["file"][0])
@@ -156,7 +193,8 @@ def test_a_late_file_keeps_its_days_timestamps_in_a_later_folder(sample: Path) -
     assert (row_days == folder - timedelta(days=2)).all()
 
 
-def test_every_order_customer_is_a_contact_already_in_the_crm(sample: Path) -> None:
+def test_every_order_customer_is_a_contact_already_in_the_crm(any_sample: Path) -> None:
+    sample = any_sample
     contacts = entity_frames(sample, "crm", "contacts")
     first_folder = contacts.group_by("contact_id").agg(pl.col("_folder").min().alias("known_from"))
     lines = entity_frames(sample, "pos", "order_lines").filter(pl.col("customer_id").is_not_null())
@@ -171,7 +209,8 @@ def test_every_order_customer_is_a_contact_already_in_the_crm(sample: Path) -> N
     )
 
 
-def test_online_orders_are_web_purchases_with_the_order_id(sample: Path) -> None:
+def test_online_orders_are_web_purchases_with_the_order_id(any_sample: Path) -> None:
+    sample = any_sample
     lines = entity_frames(sample, "pos", "order_lines")
     online = set(lines.filter(pl.col("order_id").str.starts_with("WEB-"))["order_id"].unique())
     events = entity_frames(sample, "web", "events")
@@ -180,6 +219,46 @@ def test_online_orders_are_web_purchases_with_the_order_id(sample: Path) -> None
     )
     assert online and purchases <= online
     assert len(online - purchases) <= 0.1 * len(online), "only defects may drop a purchase event"
+
+
+def test_blocks_share_the_day_files_and_number_ids_over_the_whole_sample(two_blocks: Path) -> None:
+    sample = two_blocks
+    # one file per entity per day, whatever the number of blocks (the late file aside)
+    incoming = sample / "incoming"
+    names = [p.relative_to(incoming).parts for p in incoming.rglob("*") if p.is_file()]
+    per_day = pl.DataFrame(names, schema=["source", "day", "file"], orient="row").filter(
+        ~pl.col("file").str.contains("_late_")
+    )
+    assert per_day.group_by("source", "day", "file").len()["len"].max() == 1
+    persons = truth(sample, "persons")
+    assert persons["person_id"].to_list() == [f"P{i:07d}" for i in range(1, CUSTOMERS + 1)]
+    # both blocks' customers shop, and their orders, tickets and sessions never share an id
+    orders = truth(sample, "orders")
+    buyers = orders["person_id"].str.slice(1).cast(pl.Int64)
+    assert (buyers <= BLOCK).any() and (buyers > BLOCK).any()
+    assert orders["order_id"].is_unique().all()
+    lines = entity_frames(sample, "pos", "order_lines").filter(pl.col("order_id").is_not_null())
+    per_order = lines.join(orders, on="order_id", how="left")
+    assert per_order["person_id"].null_count() == 0
+    tickets = entity_frames(sample, "crm", "tickets").filter(pl.col("ticket_id").is_not_null())
+    duplicates = truth(sample, "defects").filter(pl.col("defect_kind") == "duplicate_row")
+    copies = set(duplicates.select("file", "row").iter_rows())
+    originals = tickets.filter(
+        ~pl.struct("_file", "_row").map_elements(
+            lambda r: (r["_file"], r["_row"]) in copies, return_dtype=pl.Boolean
+        )
+    )
+    assert originals["ticket_id"].is_unique().all()
+    events = entity_frames(sample, "web", "events").filter(
+        pl.col("session_id").is_not_null() & pl.col("user_pseudo_id").is_not_null()
+    )
+    assert (
+        events.group_by("session_id").agg(pl.col("user_pseudo_id").n_unique())["user_pseudo_id"]
+        == 1
+    ).all()
+    # the shared identifiers are planted (in the first block) and found over the whole sample
+    shared = truth(sample, "identifiers").filter("is_shared")
+    assert set(shared["identifier_type"]) == {"email", "loyalty_id", "user_pseudo_id"}
 
 
 def test_identity_is_imperfect_as_planted(sample: Path) -> None:
