@@ -79,13 +79,12 @@ def _bad_values(rng: np.random.Generator, kind: str, column: str, n: int) -> lis
 def plant_row_defects(
     rng: np.random.Generator, frame: pl.DataFrame, entity: str, rate: float
 ) -> pl.DataFrame:
-    """The frame with one defect planted in about `rate` of its rows, marked in `_defect`."""
+    """The frame with one defect planted in about `rate` of its rows, marked in `_defect`.
+
+    Rows keep their place in `_seq`; a duplicated row's copy (`_dup` 1) is appended, so the
+    files' order is `_seq`, `_dup`.
+    """
     kinds = ROW_DEFECTS[entity]
-    frame = frame.with_columns(
-        pl.lit(None, pl.String).alias("_defect"),
-        pl.lit(None, pl.String).alias("_defect_column"),
-        pl.lit(0, pl.Int8).alias("_dup"),
-    ).with_row_index("_seq")
     # a contact's first record must load, or its orders would turn into unknown customers
     if entity == "contacts":
         eligible = np.flatnonzero(~frame["_first_record"].to_numpy())
@@ -105,36 +104,49 @@ def plant_row_defects(
     )
     offsets = np.concatenate([[0], np.cumsum(counts)])
     duplicates = np.array([], dtype=np.int64)
-    for (kind, columns), lo, hi in zip(kinds.items(), offsets[:-1], offsets[1:], strict=True):
+    kind_names = [None, *kinds]
+    column_names: list[str | None] = [None]
+    kind_code = np.zeros(frame.height, dtype=np.int64)
+    column_code = np.zeros(frame.height, dtype=np.int64)
+    damage: dict[str, list[tuple[np.ndarray, list]]] = {}
+    for k, ((kind, columns), lo, hi) in enumerate(
+        zip(kinds.items(), offsets[:-1], offsets[1:], strict=True), start=1
+    ):
         rows = chosen[lo : min(hi, total)]
         if len(rows) == 0:
             continue
-        if columns is None:
+        if columns is None:  # the copy carries the defect, the original loads
             duplicates = rows
             continue
+        kind_code[rows] = k
         which = rng.integers(0, len(columns), len(rows))
         for c, column in enumerate(columns):
             hit = rows[which == c]
             if len(hit) == 0:
                 continue
-            values = _bad_values(rng, kind, column, len(hit))
-            series = frame[column].clone()
-            if kind == "missing_required":
-                series = series.scatter(hit, None)
-            else:
-                series = series.cast(
-                    pl.String if isinstance(values[0], str) else series.dtype
-                ).scatter(hit, values)
-            frame = frame.with_columns(
-                series.alias(column),
-                frame["_defect"].scatter(hit, kind),
-                frame["_defect_column"].scatter(hit, column),
-            )
+            if column not in column_names:
+                column_names.append(column)
+            column_code[hit] = column_names.index(column)
+            damage.setdefault(column, []).append((hit, _bad_values(rng, kind, column, len(hit))))
+    damaged = []
+    for column, hits in damage.items():
+        series = frame[column]
+        for hit, values in hits:
+            if values[0] is not None and isinstance(values[0], str):
+                series = series.cast(pl.String)
+            series = series.scatter(hit, values)
+        damaged.append(series.alias(column))
+    frame = frame.with_columns(
+        *damaged,
+        pl.Series("_defect", kind_names, pl.String).gather(kind_code),
+        pl.Series("_defect_column", column_names, pl.String).gather(column_code),
+        pl.lit(0, pl.Int8).alias("_dup"),
+    ).with_row_index("_seq")
     if len(duplicates):
         copies = frame[np.sort(duplicates)].with_columns(
             pl.lit("duplicate_row").alias("_defect"), pl.lit(1, pl.Int8).alias("_dup")
         )
-        frame = pl.concat([frame, copies]).sort("_seq", "_dup")
+        frame = pl.concat([frame, copies])
     return frame
 
 

@@ -797,8 +797,9 @@ def _web_events(
         "_person",
         "_day",
         "_ts",
+        "_session",
     )
-    return columns.sort("_ts", "session_id", maintain_order=True), ns
+    return columns.sort("_ts", "_session", maintain_order=True).drop("_session"), ns
 
 
 def _contacts(
