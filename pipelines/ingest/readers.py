@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from pipelines.ingest.mapping import EntityMapping
 
@@ -123,6 +120,8 @@ def read_csv(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     _missing_required(path, header, mapping)
     # `_original_values` stays null for well-formed rows: the loader writes it for the few rows
     # it quarantines (see `original_values_of`), rather than for every row read
+    import pyarrow as pa  # here, not at the top: the code location loads without pyarrow
+
     try:
         return _read_csv_arrow(text, header, mapping)
     except (pa.ArrowInvalid, csv.Error):
@@ -150,6 +149,9 @@ def _malformed_row(fields: list[str], header: list[str]) -> tuple[str, str]:
 
 def _read_csv_arrow(text: str, header: list[str], mapping: EntityMapping) -> pl.DataFrame:
     """The fast path: Arrow's CSV parser, with lines of the wrong width handed back to us."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     malformed: list[tuple[int, str]] = []
 
     def keep_malformed(row: pa_csv.InvalidRow) -> str:
@@ -429,6 +431,9 @@ def _read_ndjson_python(path: Path, text: str, mapping: EntityMapping) -> pl.Dat
 
 def read_parquet(path: Path, mapping: EntityMapping) -> pl.DataFrame:
     """A Parquet file: columns and nested paths become text, as for JSON."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         frame = pl.from_arrow(pq.read_table(path))
     except (OSError, pa.ArrowException) as exc:

@@ -12,13 +12,15 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import jinja2
-import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
-from sklearn.decomposition import PCA
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.figure import Figure
 
 from pipelines.publish.config import ReportSettings
 from pipelines.publish.tables import Publication, table_columns
@@ -52,6 +54,13 @@ def png_base64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
 
 
+def _figure(**kwargs: object) -> Figure:
+    # matplotlib (and numpy, sklearn below) load when a report is drawn, not with the code location
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
@@ -61,7 +70,7 @@ def _png(figure: Figure) -> bytes:
 def _sizes_plot(sizes: pl.DataFrame, segment_types: tuple[str, ...]) -> bytes:
     columns = 3 if len(segment_types) > 4 else 2
     rows = -(-len(segment_types) // columns)
-    figure = Figure(figsize=(5 * columns, 3.2 * rows))
+    figure = _figure(figsize=(5 * columns, 3.2 * rows))
     for index, segment_type in enumerate(segment_types, start=1):
         axes = figure.add_subplot(rows, columns, index)
         of_type = sizes.filter(pl.col("segment_type") == segment_type).sort("customers")
@@ -115,8 +124,10 @@ def standardised_means(frame: pl.DataFrame, features: list[str]) -> pl.DataFrame
 
 
 def _heatmap_plot(zscores: pl.DataFrame, features: list[str], segment_type: str) -> bytes:
+    import numpy as np
+
     matrix = zscores.select(features).to_numpy()
-    figure = Figure(figsize=(1.1 * len(features) + 3, 0.5 * len(zscores) + 2))
+    figure = _figure(figsize=(1.1 * len(features) + 3, 0.5 * len(zscores) + 2))
     axes = figure.add_subplot()
     limit = max(1.0, float(np.nanmax(np.abs(matrix)))) if matrix.size else 1.0
     image = axes.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
@@ -139,6 +150,9 @@ def projection_coordinates(
     Features are log-compressed (signed log1p), missing values take the feature's median, and
     every feature is scaled to unit variance before the PCA.
     """
+    import numpy as np
+    from sklearn.decomposition import PCA
+
     sample = frame.sample(n=min(sample_size, len(frame)), seed=seed) if len(frame) else frame
     filled = sample.select(
         pl.col(f).fill_nan(None).fill_null(pl.col(f).median()).fill_null(0.0) for f in features
@@ -158,7 +172,7 @@ def projection_coordinates(
 
 
 def _projection_plot(points: pl.DataFrame, explained: np.ndarray, segment_type: str) -> bytes:
-    figure = Figure(figsize=(7.5, 5.5))
+    figure = _figure(figsize=(7.5, 5.5))
     axes = figure.add_subplot()
     segments = sorted(points["segment"].unique().to_list())
     colours = [
