@@ -30,6 +30,7 @@ class RowCountRule:
 @dataclass(frozen=True)
 class RawRules:
     row_count: RowCountRule
+    min_rows_per_day: int  # a smaller day's shares only warn alone; small days are also pooled
     max_quarantine_share: float
     quarantine_severity: str
     identified_share_max_drop: float
@@ -54,6 +55,7 @@ class FeatureRules:
     drift: DriftRule
     min_customers_ratio: float
     customers_severity: str
+    min_customers: int  # below this in the previous snapshot: shrink warns, no drift comparison
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,19 @@ class SegmentRules:
 
 
 @dataclass(frozen=True)
+class PredictionRules:
+    table: str
+    features_table: str
+    severity: str
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     data_docs_subdir: str
     raw: RawRules
     customer_features: FeatureRules
     segments: SegmentRules
+    predictions: PredictionRules
 
 
 class _Reader:
@@ -153,6 +163,7 @@ def load_quality_config(path: Path = QUALITY_CONFIG) -> QualityConfig:
     features = top.section("customer_features")
     drift = features.section("drift")
     segments = top.section("segments")
+    predictions = top.section("predictions")
     quantiles = drift._get("quantiles")
     if not isinstance(quantiles, list) or not all(
         isinstance(q, int | float) and 0 < q < 1 for q in quantiles
@@ -182,6 +193,7 @@ def load_quality_config(path: Path = QUALITY_CONFIG) -> QualityConfig:
                 collapse_ratio_to_median=row_count.number("collapse_ratio_to_median", 0, 1),
                 drop_ratio_to_median=row_count.number("drop_ratio_to_median", 0, 1),
             ),
+            min_rows_per_day=raw.integer("min_rows_per_day", 1),
             max_quarantine_share=quarantine.number("max_share", 0, 1),
             quarantine_severity=quarantine.severity(),
             identified_share_max_drop=identified.number("max_drop_vs_median", 0, 1),
@@ -201,11 +213,17 @@ def load_quality_config(path: Path = QUALITY_CONFIG) -> QualityConfig:
             ),
             min_customers_ratio=features.number("min_customers_ratio", 0, 1),
             customers_severity=features.severity("customers_severity"),
+            min_customers=features.integer("min_customers", 0),
         ),
         segments=SegmentRules(
             table=segments.text("table"),
             features_table=segments.text("features_table"),
             segment_types=segment_types,
             severity=segments.severity(),
+        ),
+        predictions=PredictionRules(
+            table=predictions.text("table"),
+            features_table=predictions.text("features_table"),
+            severity=predictions.severity(),
         ),
     )

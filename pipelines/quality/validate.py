@@ -25,7 +25,7 @@ class Target:
     asset_key: tuple[str, ...]
     table: str  # schema.table in the warehouse
     suite: str  # expectations/expectations/<suite>.json
-    kind: str  # raw | features | segments
+    kind: str  # raw | features | segments | predictions
 
     @property
     def name(self) -> str:
@@ -38,6 +38,7 @@ RAW_TABLES = ("crm_contacts", "crm_tickets", "crm_email_events", "pos_order_line
 def targets(config: QualityConfig | None = None) -> list[Target]:
     config = config or load_quality_config()
     segments_schema, segments_table = config.segments.table.split(".")
+    predictions_schema, predictions_table = config.predictions.table.split(".")
     return [
         *(Target(("raw", t), f"raw.{t}", f"raw_{t}", "raw") for t in RAW_TABLES),
         Target(
@@ -51,6 +52,12 @@ def targets(config: QualityConfig | None = None) -> list[Target]:
             config.segments.table,
             f"{segments_schema}_{segments_table}",
             "segments",
+        ),
+        Target(
+            (predictions_schema, predictions_table),
+            config.predictions.table,
+            f"{predictions_schema}_{predictions_table}",
+            "predictions",
         ),
     ]
 
@@ -135,4 +142,9 @@ def _slice_and_history(
         history = computed.feature_outcomes(con, target.table, config.customer_features)
         return query, f"as_of_date = {as_of} (the latest)", history
     query = f"select * from {target.table}"
+    if target.kind == "predictions":
+        from pipelines.predictive.config import load_predictive_config
+
+        history = computed.prediction_outcomes(con, config.predictions, load_predictive_config())
+        return query, "the whole candidate table", history
     return query, "the whole candidate table", computed.segment_outcomes(con, config.segments)

@@ -120,10 +120,10 @@ def test_the_failure_sensor_alerts_once_per_failed_check(
     assert alert["asset"] == "raw/pos_order_lines" and alert["check"] == GATE
     assert alert["run_url"] == f"http://dagster.cafe.test:3000/runs/{run.run_id}"
     assert [f["expectation"] for f in alert["failed_expectations"]] == [
-        "share_of_lines_with_customer_reference_not_dropping"
+        "share_of_orders_with_customer_reference_not_dropping"
     ]
     (mail,) = mailbox.messages
-    assert "share_of_lines_with_customer_reference_not_dropping" in mail.get_content()
+    assert "share_of_orders_with_customer_reference_not_dropping" in mail.get_content()
     lines = (get_paths().alerts / "alerts.jsonl").read_text().splitlines()
     assert len(lines) == 1
 
@@ -199,13 +199,17 @@ def test_one_daemon_tick_after_a_blocked_run_sends_its_alert_once(
         )
         cursor = tick.cursor
 
-    (posted,) = webhook.received
-    assert posted["alert"]["run_id"] == result.run_id
-    assert {f["expectation"] for f in posted["alert"]["failed_expectations"]} == {
-        "expect_column_values_to_be_between(unit_price)",
-        "returns_share_and_net_revenue_plausible",
+    # one alert per failed check: the blocking gate and the warning, each sent once
+    by_check = {
+        posted["alert"]["check"]: [f["expectation"] for f in posted["alert"]["failed_expectations"]]
+        for posted in webhook.received
     }
-    assert len(mailbox.messages) == 1
+    assert by_check == {
+        GATE: ["expect_column_values_to_be_between(unit_price)"],
+        WARNINGS: ["net_revenue_of_the_day_not_negative"],
+    }
+    assert {posted["alert"]["run_id"] for posted in webhook.received} == {result.run_id}
+    assert len(webhook.received) == 2 and len(mailbox.messages) == 2
 
 
 def test_a_failed_step_outside_the_checks_gives_one_step_alert(
