@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from pipelines.sample_data.generator import generate
+from pipelines.sample_data.generator import CHUNK_CUSTOMERS, generate
 from pipelines.settings import get_paths
 
 
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect-rate", type=float, default=0.01)
     parser.add_argument("--no-web", action="store_true", help="a shop without web analytics")
     parser.add_argument(
+        "--chunk-customers",
+        type=int,
+        default=CHUNK_CUSTOMERS,
+        help=f"customers generated at a time: bounds memory (default {CHUNK_CUSTOMERS:,})",
+    )
+    parser.add_argument(
         "--skip-if-exists", action="store_true", help="do nothing when <out>/incoming has files"
     )
     args = parser.parse_args(argv)
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         defect_rate=args.defect_rate,
         include_web=not args.no_web,
+        chunk_customers=args.chunk_customers,
     )
     seconds = (datetime.now() - started).total_seconds()
     print(

@@ -132,6 +132,8 @@ STORES = 8
 SHOP_URL = "https://shop.example-cafe.co.uk"
 STAFF_CARD = "LOY-STAFF-0001"
 SHARED_SHOP_EMAIL = "info@hillside-bakes.co.uk"
+# coprime with 90,000,000, so person number * PHONE_STEP modulo that gives every person other digits
+PHONE_STEP = 61_803_401
 # customers per block: bounds the generator's memory (about 1.5 GB per 50,000 over two years)
 CHUNK_CUSTOMERS = 50_000
 # rows per window of days in the final pass (all blocks' rows of those days are in memory)
@@ -237,13 +239,20 @@ def _persons(rng: np.random.Generator, n: int, days: int) -> dict[str, np.ndarra
         "domain": rng.integers(0, len(MAIL_DOMAINS), n),
         "city": rng.integers(0, len(CITIES), n),
         "has_phone": rng.random(n) < 0.8,
-        "phone_digits": rng.integers(10_000_000, 100_000_000, n),
         "has_second_email": rng.random(n) < 0.15,
         "cookies": 1 + np.minimum(rng.poisson(0.6, n), 2),
     }
 
 
-def _identity_table(people: dict[str, np.ndarray], first_person: int) -> pl.DataFrame:
+def _phone_digits(person_id: np.ndarray, offset: int) -> np.ndarray:
+    """Eight digits per person, different for every person (a bijection of the person's number,
+    shifted by `offset`), so no two customers share a phone unless it is planted."""
+    return 10_000_000 + (person_id * PHONE_STEP + offset) % 90_000_000
+
+
+def _identity_table(
+    people: dict[str, np.ndarray], first_person: int, phone_offset: int
+) -> pl.DataFrame:
     """Per person: ids, names, emails (and their variants), phone and loyalty card as strings.
 
     `_person` indexes the block; `person_id` counts from `first_person + 1` over the whole sample.
@@ -259,7 +268,7 @@ def _identity_table(people: dict[str, np.ndarray], first_person: int) -> pl.Data
             "first_name": first,
             "last_name": last,
             "domain": np.array(MAIL_DOMAINS)[people["domain"]],
-            "digits": people["phone_digits"],
+            "digits": _phone_digits(first_person + idx + 1, phone_offset),
             "has_contact": people["has_contact"],
             "has_card": people["has_card"],
             "has_phone": people["has_phone"],
@@ -1136,11 +1145,12 @@ def _generate_block(
     days: int,
     defect_rate: float,
     include_web: bool,
+    phone_offset: int,
 ) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One block's rows with their defects planted, and its persons, orders and identifiers truth."""
     people = _persons(rng, customers, days)
     _shared_persons(rng, people, first_block=chunk == 0)
-    ids = _identity_table(people, counters.persons)
+    ids = _identity_table(people, counters.persons, phone_offset)
     orders = _orders(rng, people, start, days)
     lines, order_truth = _order_lines(rng, people, ids, orders, catalogue, days, counters.orders)
     counters.orders += orders.height
@@ -1206,6 +1216,7 @@ def generate(
     end = end_date or (datetime.utcnow().date() - timedelta(days=1))
     start = end - timedelta(days=days - 1)
     catalogue = _catalogue(np.random.default_rng(seed + 1))
+    phone_offset = int(np.random.default_rng(seed + 2).integers(0, 90_000_000))
     blocks = _blocks(customers, chunk_customers)
     streams = [
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(blocks) + 1)
@@ -1241,6 +1252,7 @@ def generate(
                 days,
                 defect_rate,
                 include_web,
+                phone_offset,
             )
             persons.append(block_persons)
             orders_truth.write_parquet(spool / f"orders-{chunk:05d}.parquet")

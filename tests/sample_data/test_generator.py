@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -20,6 +21,7 @@ from pipelines.ingest.catalog import load_categories, write_product_categories
 from pipelines.ingest.loader import load_days
 from pipelines.ingest.schema import ENTITIES
 from pipelines.sample_data import generate
+from pipelines.sample_data.generator import _phone_digits
 from pipelines.settings import PROJECT_ROOT
 
 CUSTOMERS = 300
@@ -273,6 +275,13 @@ def test_identity_is_imperfect_as_planted(sample: Path) -> None:
     assert phones.str.starts_with("+44 20").any() and phones.str.starts_with("020-").any()
     orders = truth(sample, "orders")
     assert 0.1 < (~orders["has_identifier"]).mean() < 0.9, "some in-store orders are anonymous"
+
+
+def test_no_two_of_a_million_customers_share_a_phone_number() -> None:
+    # random eight-digit numbers would collide some thousand times at the L tier
+    digits = _phone_digits(np.arange(1, 1_000_001), offset=12_345_678)
+    assert len(np.unique(digits)) == len(digits)
+    assert digits.min() >= 10_000_000 and digits.max() <= 99_999_999
 
 
 def persona_behaviour(sample: Path) -> pl.DataFrame:
