@@ -144,6 +144,22 @@ def test_features_and_segments_pass_when_consistent(tmp_path: Path) -> None:
     assert failed(segments) == [] and failed(segments, "WARN") == []
 
 
+def test_an_order_on_the_as_of_day_itself_blocks_the_features(tmp_path: Path) -> None:
+    # features as of D use events strictly before D: recency 0 means the day D leaked in
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_features_and_segments(warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql(
+            "update marts.customer_features set recency_days = 0 "
+            "where as_of_date = date '2025-03-09' and customer_key = 'k4'"
+        )
+
+    report = validate_target(FEATURES, warehouse)
+
+    assert failed(report) == ["expect_column_values_to_be_between(recency_days)"]
+    assert report.failed("ERROR")[0].unexpected_sample == [0]
+
+
 def test_feature_drift_against_the_previous_as_of_date_warns(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     write_features_and_segments(warehouse, customers=60)
