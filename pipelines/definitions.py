@@ -7,6 +7,7 @@ never opens the warehouse; the dbt manifest is prepared by `dbt parse` the first
 import dagster as dg
 
 from pipelines.ingest import definitions as ingest
+from pipelines.predictive import definitions as predictive
 from pipelines.publish import definitions as publish
 from pipelines.quality import definitions as quality
 from pipelines.resources import dbt_resource, duckdb_resource
@@ -19,6 +20,7 @@ defs = dg.Definitions.merge(
     transform.defs,
     quality.defs,
     segmentation.defs,
+    predictive.defs,
     publish.defs,
     dg.Definitions(
         jobs=[daily_refresh_job],

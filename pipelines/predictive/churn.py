@@ -153,6 +153,8 @@ def fit_churn_model(
     train = training.filter(pl.col("as_of_date") <= validation_date - timedelta(days=horizon))
     validate = training.filter(pl.col("as_of_date") == validation_date)
     validation: dict[str, Any] = {
+        "train_first_as_of_date": str(train["as_of_date"].min()),
+        "train_last_as_of_date": str(train["as_of_date"].max()),
         "validation_as_of_date": str(validation_date),
         "train_rows": min(len(train), config["max_training_rows"]),
         "validation_rows": len(validate),
