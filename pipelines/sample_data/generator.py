@@ -1042,10 +1042,11 @@ def _write_files(
     incoming: Path,
     renamed: dict[str, dict[str, str]],
 ) -> int:
-    """One file per `_path` (columns renamed where `renamed` says); returns how many."""
+    """One file per `_path`, i.e. per `_day` (columns renamed where `renamed` says); how many."""
     columns = [c for c in frame.columns if not c.startswith("_")]
     jobs = []
-    for (path,), part in frame.partition_by("_path", as_dict=True, maintain_order=True).items():
+    for part in frame.partition_by("_day", maintain_order=True):
+        path = part["_path"][0]
         rows = part.select(columns)
         if path in renamed:
             rows = rows.rename(renamed[path])
@@ -1270,7 +1271,9 @@ def generate(
                 ).items():
                     folder = spool / f"{source}_{entity}" / f"w{window:+06d}"
                     folder.mkdir(parents=True, exist_ok=True)
-                    part.drop("_window").write_parquet(folder / f"c{chunk:05d}.parquet")
+                    part.drop("_window").write_parquet(
+                        folder / f"c{chunk:05d}.parquet", compression="lz4"
+                    )
             del frames
 
         file_defects = choose_file_defects(
