@@ -1,89 +1,244 @@
-"""Segmentation assets: read the latest customer features, write `candidate.customer_segments`."""
+"""Segmentation assets: the latest customer features become `candidate.customer_segments` and
+`candidate.segment_profiles` (docs/data-model.md), checked by the quality gates before publication.
 
-from __future__ import annotations
+The work is `pipelines.segmentation.daily.segment_customers`; this module only reads what it needs
+from the marts, calls it with the model folder under the data directory, writes the two candidate
+tables and says in the run's metadata what happened (refit or not and why, the model, k, names).
+scikit-learn and the segmentation library are imported inside the asset so the code location loads
+fast.
+"""
+
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
-import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import RobustScaler
+from pydantic import Field
 
 from pipelines.metadata import markdown_table
 from pipelines.resources import WAREHOUSE_POOL
+from pipelines.settings import get_paths
 
-RFM_GRID = {
-    # (r_score, f_score) -> segment, coarse version of the standard grid
-    "Champions": lambda r, f: (r >= 4) & (f >= 4),
-    "Loyal": lambda r, f: (r >= 3) & (f >= 3),
-    "New customers": lambda r, f: (r >= 4) & (f <= 1),
-    "At risk": lambda r, f: (r <= 2) & (f >= 3),
-    "Lost": lambda r, f: r <= 1,
-}
+SEGMENTS_KEY = dg.AssetKey(["candidate", "customer_segments"])
+PROFILES_KEY = dg.AssetKey(["candidate", "segment_profiles"])
+MART_DEPS = [
+    dg.AssetKey(["marts", "customer_features"]),
+    dg.AssetKey(["marts", "customer_category_spend"]),
+    dg.AssetKey(["marts", "customers"]),
+]
+MODEL_SUBFOLDER = "segmentation"
+
+LATEST_FEATURES = """
+    select * from marts.customer_features
+    where as_of_date = (select max(as_of_date) from marts.customer_features)
+"""
+CATEGORY_SHARES = """
+    select customer_key, as_of_date, category_code, share
+    from marts.customer_category_spend
+    where as_of_date = $as_of
+"""
+# only what the sensitive-attribute spread reads: never names, emails or phones
+CUSTOMER_ATTRIBUTES = "select customer_key, birth_year, gender, city, country from marts.customers"
 
 
-def _quintile(values: pl.Series, reverse: bool = False) -> pl.Series:
-    ranks = values.rank("ordinal") / (values.len() + 1)
-    scores = (ranks * 5).floor().cast(pl.Int8) + 1
-    return 6 - scores if reverse else scores
+class SegmentationConfig(dg.Config):
+    """Run config of the segmentation step (Launchpad: ops.customer_segments.config)."""
 
-
-@dg.asset(
-    key=["candidate", "customer_segments"],
-    deps=[dg.AssetKey(["marts", "customer_features"])],
-    group_name="segments",
-    pool=WAREHOUSE_POOL,
-)
-def customer_segments(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """One row per customer: RFM segment and cluster as of the latest features."""
-    with duckdb.get_connection() as con:
-        features = con.sql(
-            "select * from marts.customer_features "
-            "where as_of_date = (select max(as_of_date) from marts.customer_features)"
-        ).pl()
-    buyers = features.filter(pl.col("frequency") > 0)
-    scored = buyers.with_columns(
-        r_score=_quintile(buyers["recency_days"], reverse=True),
-        f_score=_quintile(buyers["frequency"]),
-        m_score=_quintile(buyers["monetary"]),
+    force_refit: bool = Field(
+        default=False,
+        description="Refit the clustering model today even if the saved one is not due "
+        "(clusters are still matched to it, so ids and names persist where groups barely moved).",
     )
-    segment = pl.lit("Need attention")
-    for name, rule in reversed(RFM_GRID.items()):
-        segment = (
-            pl.when(rule(pl.col("r_score"), pl.col("f_score")))
-            .then(pl.lit(name))
-            .otherwise(segment)
+
+
+class EmptyFeaturesError(RuntimeError):
+    """There is no customer to segment: the features mart is empty."""
+
+
+def read_segmentation_inputs(
+    duckdb: DuckDBResource,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The latest as-of date of the features, that date's category shares, the customers'
+    age, gender and location (for the spread per cluster). One short read-only use of the file."""
+    with duckdb.get_connection() as con:
+        features = con.sql(LATEST_FEATURES).pl()
+        if features.is_empty():
+            raise EmptyFeaturesError(
+                "marts.customer_features holds no rows: nothing to segment "
+                "(has the transform stage built the marts from loaded data?)"
+            )
+        as_of = features["as_of_date"].max()
+        shares = con.sql(CATEGORY_SHARES, params={"as_of": as_of}).pl()
+        customers = con.sql(CUSTOMER_ATTRIBUTES).pl()
+    return features, shares, customers
+
+
+def write_candidates(
+    duckdb: DuckDBResource, segments: pl.DataFrame, profiles: pl.DataFrame
+) -> None:
+    """Replace both candidate tables in one transaction, so the gate never sees a mixed pair."""
+    with duckdb.get_connection() as con:
+        con.execute("begin transaction")
+        try:
+            con.execute("create schema if not exists candidate")
+            con.register("new_customer_segments", segments.to_arrow())
+            con.register("new_segment_profiles", profiles.to_arrow())
+            con.execute(
+                "create or replace table candidate.customer_segments as "
+                "select * from new_customer_segments order by customer_key"
+            )
+            con.execute(
+                "create or replace table candidate.segment_profiles as "
+                "select * from new_segment_profiles"
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            con.unregister("new_customer_segments")
+            con.unregister("new_segment_profiles")
+
+
+def segment_sizes_markdown(profiles: pl.DataFrame) -> str:
+    return markdown_table(
+        profiles.select("segment_type", "segment", "customers", "share"), max_rows=80
+    )
+
+
+def clusters_markdown(profiles: pl.DataFrame) -> str:
+    clusters = profiles.filter(pl.col("segment_type") == "cluster_name").select(
+        pl.col("segment").alias("cluster_name"), "customers", "share", "rules"
+    )
+    return markdown_table(clusters, max_rows=20)
+
+
+def spread_markdown(spread: pl.DataFrame | None, cluster_names: dict[int, str]) -> str:
+    """Per cluster and attribute, the most common values and their share within the cluster."""
+    if spread is None or spread.is_empty():
+        return "_no customers to describe_"
+    top = (
+        spread.sort("customers", descending=True)
+        .group_by("cluster_id", "attribute", maintain_order=True)
+        .head(3)
+        .group_by("cluster_id", "attribute", maintain_order=True)
+        .agg(
+            pl.format("{} {}%", pl.col("value"), (pl.col("share") * 100).round(0).cast(pl.Int64))
+            .str.join(", ")
+            .alias("most common")
         )
-    scored = scored.with_columns(rfm_segment=segment)
-    matrix = RobustScaler().fit_transform(
-        np.log1p(scored.select("recency_days", "frequency", "monetary").cast(pl.Float64).to_numpy())
+        .sort("cluster_id", "attribute")
+        .with_columns(
+            cluster=pl.col("cluster_id").replace_strict(
+                cluster_names, default=pl.col("cluster_id").cast(pl.String), return_dtype=pl.String
+            )
+        )
+        .select("cluster", "attribute", "most common")
     )
-    labels = KMeans(n_clusters=min(4, len(scored)), n_init=10, random_state=0).fit_predict(matrix)
-    scored = scored.with_columns(cluster_id=pl.Series(labels, dtype=pl.Int32))
-    scored = scored.with_columns(cluster_name=pl.format("Cluster {}", pl.col("cluster_id")))
-    no_orders = features.filter(pl.col("frequency") == 0).with_columns(
-        rfm_segment=pl.lit("No purchase yet"),
-        cluster_id=pl.lit(-1, pl.Int32),
-        cluster_name=pl.lit("No purchase yet"),
+    return markdown_table(top, max_rows=80)
+
+
+def model_metadata(run: Any) -> dict[str, Any]:
+    """What a person wants to know about the clustering model of this run."""
+    metadata: dict[str, Any] = {
+        "refit": run.refit.refit,
+        "refit_reason": run.refit.reason,
+    }
+    model = run.model
+    if model is None:
+        metadata["model"] = "none: too few customers with orders to group"
+        return metadata
+    k = int(model.n_clusters_)
+    scores = getattr(model, "k_scores_", {}) or {}
+    metadata |= {
+        "model_version": model.meta_["model_version"],
+        "model_path": dg.MetadataValue.path(str(run.model_path)),
+        "model_fit_date": model.meta_["fit_date"],
+        "clusters_k": k,
+        "rule_accuracy": round(float(model.rule_accuracy_), 4),
+    }
+    if k in scores:
+        metadata["silhouette"] = round(float(scores[k]["silhouette"]), 4)
+        metadata["resampling_stability_ari"] = round(float(scores[k]["stability"]), 4)
+        metadata["k_scores"] = dg.MetadataValue.md(
+            markdown_table(
+                pl.DataFrame(
+                    [
+                        {"k": c, "silhouette": s["silhouette"], "stability_ari": s["stability"]}
+                        for c, s in sorted(scores.items())
+                    ]
+                )
+            )
+        )
+    return metadata
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            SEGMENTS_KEY,
+            deps=MART_DEPS,
+            group_name="segments",
+            description="One row per customer of the latest as-of date: RFM scores and segment, "
+            "frequency tier, lifecycle stage, web behaviour, category preference, ML cluster.",
+            kinds={"duckdb", "scikit-learn"},
+        ),
+        dg.AssetSpec(
+            PROFILES_KEY,
+            deps=MART_DEPS,
+            group_name="segments",
+            description="One row per segment type and segment present today: description, "
+            "rules, customers, share, and the clusters' feature means.",
+            kinds={"duckdb"},
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+    can_subset=False,
+)
+def customer_segments(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: SegmentationConfig
+) -> Iterator[dg.MaterializeResult]:
+    """Segment every customer of the latest features: rules, and clusters with the saved model
+    (refitted when it is due, the settings changed or there is none yet)."""
+    from pipelines.segmentation.daily import segment_customers
+
+    features, shares, customers = read_segmentation_inputs(duckdb)
+    model_folder = get_paths().models / MODEL_SUBFOLDER
+    run = segment_customers(
+        features,
+        model_folder,
+        category_shares=shares,
+        customers=customers,
+        force_refit=config.force_refit,
     )
-    result = pl.concat(
-        [
-            scored.select(
-                "customer_key", "as_of_date", "rfm_segment", "cluster_id", "cluster_name"
-            ),
-            no_orders.select(
-                "customer_key", "as_of_date", "rfm_segment", "cluster_id", "cluster_name"
-            ),
-        ]
+    segments, profiles = run.customer_segments, run.segment_profiles
+    write_candidates(duckdb, segments, profiles)
+
+    as_of = segments["as_of_date"].max()
+    context.log.info(
+        f"Segmented {segments.height} customers as of {as_of}; model: {run.refit.reason}"
+        + (f" ({run.model.meta_['model_version']})" if run.model is not None else "")
     )
-    with duckdb.get_connection() as con:
-        con.sql("create schema if not exists candidate")
-        con.register("result", result.to_arrow())
-        con.sql("create or replace table candidate.customer_segments as select * from result")
-    summary = result.group_by("rfm_segment").len().sort("len", descending=True)
-    return dg.MaterializeResult(
+    cluster_names = dict(segments.select("cluster_id", "cluster_name").unique().iter_rows())
+    yield dg.MaterializeResult(
+        asset_key=SEGMENTS_KEY,
         metadata={
-            "dagster/row_count": len(result),
-            "segments": dg.MetadataValue.md(markdown_table(summary)),
-        }
+            "dagster/row_count": segments.height,
+            "as_of_date": str(as_of),
+            "segment_sizes": dg.MetadataValue.md(segment_sizes_markdown(profiles)),
+            "clusters": dg.MetadataValue.md(clusters_markdown(profiles)),
+            "sensitive_attributes_per_cluster": dg.MetadataValue.md(
+                spread_markdown(run.sensitive_spread, cluster_names)
+            ),
+            **model_metadata(run),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=PROFILES_KEY,
+        metadata={
+            "dagster/row_count": profiles.height,
+            "as_of_date": str(as_of),
+            "segment_types": profiles["segment_type"].n_unique(),
+        },
     )

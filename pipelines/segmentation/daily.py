@@ -72,13 +72,15 @@ def segment_customers(
     segment_config: dict[str, Any] | None = None,
     clustering_config: dict[str, Any] | None = None,
     preference_names: dict[str, str] | None = None,
+    force_refit: bool = False,
 ) -> SegmentationRun:
     """Segments every customer of the latest as-of date in `features`.
 
     The clustering model is refitted (and saved under `model_folder`) when `should_refit` says
     so, matched to the previous model so ids and names persist; otherwise the saved model
     assigns everyone, new customers included. `customers` (`customer_key` with `birth_year,
-    gender, city, country`) gives the sensitive-attribute spread per cluster.
+    gender, city, country`) gives the sensitive-attribute spread per cluster. `force_refit`
+    refits today whatever the saved model's age (still matched to the saved model).
     """
     segment_config = segment_config if segment_config is not None else load_segment_config()
     clustering_config = (
@@ -98,6 +100,8 @@ def segment_customers(
     previous_path = latest_model_path(model_folder)
     previous = load_clusterer(previous_path) if previous_path is not None else None
     decision = should_refit(previous.meta_ if previous else None, as_of, clustering_config)
+    if force_refit and not decision.refit:
+        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
     model, model_path = previous, previous_path
     if buyers.height <= clustering_config["k_min"]:
         decision = RefitDecision(False, f"only {buyers.height} customers with orders: not grouped")

@@ -49,10 +49,11 @@ def features_on(day_offset: int, rows: int = 600, new_customers: int = 0) -> pl.
     )
 
 
-def run(day_offset: int, folder, **options):
+def run(day_offset: int, folder, force_refit: bool = False, **options):
     return segment_customers(
         features_on(day_offset, **options),
         folder,
+        force_refit=force_refit,
         segment_config=load_segment_config(),
         clustering_config=CONFIG,
         preference_names=PREFERENCES,
@@ -126,3 +127,16 @@ def test_a_week_later_the_refit_keeps_ids_and_names(first_day) -> None:
     same = float(np.mean(kept["cluster_id"].to_numpy() == kept["cluster_id_later"].to_numpy()))
     print(f"\nweekly refit: same cluster id for {same:.3f} of customers")
     assert same >= 0.9
+
+
+def test_a_requested_refit_runs_before_the_model_is_due_and_keeps_ids(tmp_path) -> None:
+    first = run(0, tmp_path)
+    requested = run(1, tmp_path, force_refit=True)
+    assert requested.refit.refit
+    assert (
+        requested.refit.reason
+        == "refit requested; otherwise saved model is 1 days old: assign only"
+    )
+    assert requested.model_path != first.model_path
+    assert requested.model.meta_["previous_version"] == first.model.meta_["model_version"]
+    assert requested.model.cluster_names_ == first.model.cluster_names_
