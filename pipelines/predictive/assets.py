@@ -49,12 +49,15 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     metadata: dict[str, Any] = {
         "dagster/row_count": customers.height,
         "as_of_date": str(customers["as_of_date"].max()),
-        "customers_with_purchases": customers.filter(pl.col("clv_12m").is_not_null()).height,
+        "customers_with_clv": customers.filter(pl.col("clv_12m").is_not_null()).height,
         "customers_with_churn_risk": customers.filter(
             pl.col("churn_probability").is_not_null()
         ).height,
     }
     metadata |= {name: float(value) for name, value in predictions.clv_parameters.items()}
+    if predictions.clv_skipped:
+        metadata["clv_skipped"] = predictions.clv_skipped
+        context.log.warning(f"CLV: {predictions.clv_skipped}")
     metadata["churn_horizon_days"] = validation.get("horizon_days")
     for key in ("roc_auc", "pr_auc", "observed_churn_rate"):
         if key in validation:

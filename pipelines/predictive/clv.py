@@ -19,6 +19,9 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 # Log-parameters are kept inside [-LOG_BOUND, LOG_BOUND]: e^±15 spans any plausible shop.
 LOG_BOUND = 15.0
 DAYS_PER_MONTH = 365.25 / 12
+# Largest gradient of the mean negative log-likelihood (by log-parameter) accepted as a maximum
+# when the optimizer stops without declaring convergence.
+STATIONARY_GRADIENT = 1e-4
 
 
 class ModelFitError(RuntimeError):
@@ -82,10 +85,20 @@ def _fit_log_params(
             negative_log_likelihood, start, method="L-BFGS-B", jac=True, bounds=bounds
         )
     params = np.exp(result.x)
-    if not result.success or not np.all(np.isfinite(params)) or not np.isfinite(result.fun):
+    gradient = np.asarray(result.jac, dtype=float)
+    # Stationary once the bounds are taken into account: a coordinate at a bound may keep a
+    # gradient pointing out of the box. L-BFGS-B can end a flat valley with an ABNORMAL line
+    # search although it is there (e.g. a and b of BG/NBD both running to the upper bound).
+    blocked = ((result.x >= LOG_BOUND - 1e-6) & (gradient < 0)) | (
+        (result.x <= -LOG_BOUND + 1e-6) & (gradient > 0)
+    )
+    projected_gradient = float(np.max(np.abs(np.where(blocked, 0.0, gradient)), initial=0.0))
+    converged = result.success or projected_gradient <= STATIONARY_GRADIENT
+    if not converged or not np.all(np.isfinite(params)) or not np.isfinite(result.fun):
         raise ModelFitError(
             f"{model} fit failed: optimizer said '{result.message}' after {result.nit} iterations "
-            f"(negative log-likelihood {result.fun}, parameters {params.tolist()}); data: {data_summary}"
+            f"(negative log-likelihood {result.fun}, largest projected gradient "
+            f"{projected_gradient:.3g}, parameters {params.tolist()}); data: {data_summary}"
         )
     # A shape parameter running to +infinity is a known limit (no heterogeneity left, e.g. every
     # customer shares one dropout probability); one running to 0 leaves predictions undefined.
@@ -345,6 +358,20 @@ def value_tiers(clv: pl.Series, tiers: dict[str, float], rest_label: str) -> pl.
     return frame.select(label.alias(clv.name or "value_tier")).to_series()
 
 
+def purchase_summary(orders: pl.DataFrame, as_of_date: date) -> pl.DataFrame:
+    """`rfm_summary` of the purchases (not returns, with a customer) in `marts.orders`-shaped
+    rows dated before `as_of_date`."""
+    purchases_before = orders.filter(
+        pl.col("customer_key").is_not_null() & ~pl.col("is_return").fill_null(False)
+    ).select("customer_key", pl.col("order_date").cast(pl.Date), "net_revenue")
+    return rfm_summary(purchases_before, as_of_date - timedelta(days=1))
+
+
+def repeat_customers(summary: pl.DataFrame) -> pl.DataFrame:
+    """The summary rows Gamma-Gamma is fitted on: a repeat purchase with a positive amount."""
+    return summary.filter((pl.col("frequency") > 0) & (pl.col("monetary") > 0))
+
+
 def clv_predictions(
     orders: pl.DataFrame,
     as_of_date: date,
@@ -358,13 +385,10 @@ def clv_predictions(
     Returns (customer_key, expected_purchases_90d, expected_purchases_365d, p_alive, clv_12m,
     value_tier, first_purchase) and the fitted models.
     """
-    purchases_before = orders.filter(
-        pl.col("customer_key").is_not_null() & ~pl.col("is_return").fill_null(False)
-    ).select("customer_key", pl.col("order_date").cast(pl.Date), "net_revenue")
-    summary = rfm_summary(purchases_before, as_of_date - timedelta(days=1))
+    summary = purchase_summary(orders, as_of_date)
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     bgnbd = BetaGeoModel().fit(x, t_x, T)
-    repeat = summary.filter((pl.col("frequency") > 0) & (pl.col("monetary") > 0))
+    repeat = repeat_customers(summary)
     gamma_gamma = GammaGammaModel().fit(
         repeat["frequency"].to_numpy(), repeat["monetary"].to_numpy()
     )

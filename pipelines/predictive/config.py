@@ -23,14 +23,16 @@ DEFAULTS: dict[str, Any] = {
         # Share of buying customers per tier, from the top of predicted CLV; the rest is rest_label.
         "value_tiers": {"High": 0.2, "Medium": 0.3},
         "rest_label": "Low",
+        # Fewer customers with a repeat purchase than this: no CLV fit, CLV columns null.
+        "min_repeat_customers": 100,
     },
     "churn": {
         "horizon_days": 90,
         "risk_bands": {"medium_from": 0.4, "high_from": 0.7},
         "exclude_features": ["first_order_at", "last_order_at", "top_category"],
         "max_training_rows": 500_000,
-        "max_iter": 200,
-        "learning_rate": 0.1,
+        "max_iter": 50,
+        "learning_rate": 0.05,
         "random_state": 0,
     },
     "segments": {
@@ -83,6 +85,7 @@ def validate(config: dict[str, Any], path: Path) -> dict[str, Any]:
     """Check ranges and relations; return the config unchanged."""
     _number(config, path, "clv.horizon_months", 1, 120)
     _number(config, path, "clv.monthly_discount_rate", 0, 1)
+    _number(config, path, "clv.min_repeat_customers", 2, 10_000_000)
     _number(config, path, "churn.horizon_days", 1, 730)
     _number(config, path, "churn.max_training_rows", 1000, 100_000_000)
     _number(config, path, "churn.risk_bands.medium_from", 0, 1)

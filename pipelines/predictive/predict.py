@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.predictive.churn import fit_churn_model
-from pipelines.predictive.clv import clv_predictions
+from pipelines.predictive.clv import clv_predictions, purchase_summary, repeat_customers
 from pipelines.predictive.segments import predictive_segment
 
 PREDICTION_COLUMNS = [
@@ -28,6 +28,8 @@ PREDICTION_COLUMNS = [
     "predictive_segment",
 ]
 
+NUMERIC_CLV_COLUMNS = ["expected_purchases_90d", "expected_purchases_365d", "p_alive", "clv_12m"]
+
 
 @dataclass
 class Predictions:
@@ -35,6 +37,7 @@ class Predictions:
     clv_parameters: dict[str, float] = field(default_factory=dict)
     churn_validation: dict[str, Any] = field(default_factory=dict)
     calibration: pl.DataFrame | None = None
+    clv_skipped: str | None = None
 
 
 def customer_predictions(
@@ -43,18 +46,40 @@ def customer_predictions(
     """Predictions for every customer of the latest as-of date of `features_history`.
 
     CLV uses orders strictly before that date; churn uses the feature history and its labels.
-    Customers who never bought get nulls and the `no_purchase_label` segment.
+    Customers who never bought get nulls and the `no_purchase_label` segment. With fewer than
+    `clv.min_repeat_customers` repeat customers no CLV model is fitted: the CLV columns are null
+    for everyone and `clv_skipped` says why.
     """
     as_of_date = features_history["as_of_date"].max()
     clv_config = config["clv"]
-    clv, bgnbd, gamma_gamma = clv_predictions(
-        orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date),
-        as_of_date,
-        months=clv_config["horizon_months"],
-        monthly_discount_rate=clv_config["monthly_discount_rate"],
-        tiers=clv_config["value_tiers"],
-        rest_label=clv_config["rest_label"],
-    )
+    orders_before = orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date)
+    summary = purchase_summary(orders_before, as_of_date)
+    repeaters = repeat_customers(summary).height
+    clv_parameters: dict[str, float] = {}
+    clv_skipped = None
+    if repeaters < clv_config["min_repeat_customers"]:
+        # A young shop: too few repeat customers to estimate spend and dropout, so no CLV yet.
+        clv_skipped = (
+            f"not fitted: {repeaters} customers with a repeat purchase before {as_of_date}, "
+            f"at least {clv_config['min_repeat_customers']} needed (clv.min_repeat_customers)"
+        )
+        clv = summary.select("customer_key", "first_purchase").with_columns(
+            pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
+        )
+        clv = clv.with_columns(value_tier=pl.lit(None, pl.String))
+    else:
+        clv, bgnbd, gamma_gamma = clv_predictions(
+            orders_before,
+            as_of_date,
+            months=clv_config["horizon_months"],
+            monthly_discount_rate=clv_config["monthly_discount_rate"],
+            tiers=clv_config["value_tiers"],
+            rest_label=clv_config["rest_label"],
+        )
+        clv_parameters = {
+            **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
+            **{f"gamma_gamma_{k}": v for k, v in gamma_gamma.params_.items()},
+        }
     churn = fit_churn_model(features_history, orders, config["churn"])
     customers = (
         features_history.filter(pl.col("as_of_date") == as_of_date)
@@ -67,10 +92,8 @@ def customer_predictions(
     )
     return Predictions(
         customers.select(PREDICTION_COLUMNS),
-        {
-            **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
-            **{f"gamma_gamma_{k}": v for k, v in gamma_gamma.params_.items()},
-        },
+        clv_parameters,
         churn.validation,
         churn.calibration,
+        clv_skipped,
     )

@@ -9,7 +9,7 @@ else: ROC AUC at least 0.8, printed.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -71,3 +71,24 @@ def test_planted_churners_rank_above_everyone_else(
         )
     assert planted.sum() >= 100 and (~planted).sum() >= 100, "too few customers to score"
     assert roc_auc >= MIN_ROC_AUC
+    # Two years are enough for every model: parameters, validation and the split are reported.
+    expected_keys = {
+        *(f"bgnbd_{name}" for name in ("r", "alpha", "a", "b")),
+        *(f"gamma_gamma_{name}" for name in ("p", "q", "gamma")),
+        "churn_roc_auc",
+        "churn_pr_auc",
+        "churn_calibration",
+        "churn_train_first_as_of_date",
+        "churn_train_last_as_of_date",
+        "churn_validation_as_of_date",
+        "predictive_segments",
+        "churn_risk_bands",
+        "value_tiers",
+    }
+    assert expected_keys <= set(metadata)
+    assert not {"clv_skipped", "churn_skipped"} & set(metadata)
+    horizon = timedelta(days=metadata["churn_horizon_days"].value)
+    last_trained = date.fromisoformat(metadata["churn_train_last_as_of_date"].value)
+    assert last_trained + horizon <= date.fromisoformat(
+        metadata["churn_validation_as_of_date"].value
+    )

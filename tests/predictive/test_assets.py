@@ -1,0 +1,162 @@
+"""The predictive asset in Dagster: the tiny sample through the loader and dbt, and fits that fail."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from pipelines.predictive.assets import PREDICTIONS_TABLE, customer_predictions
+from pipelines.predictive.clv import ModelFitError
+from pipelines.predictive.config import DEFAULTS
+from pipelines.predictive.predict import PREDICTION_COLUMNS
+from pipelines.predictive.predict import customer_predictions as predict
+from tests.predictive.sample_warehouse import build_marts
+from tests.transform.test_identity_on_sample import load_sample
+
+PREDICTIONS_KEY = dg.AssetKey(["candidate", "customer_predictions"])
+
+
+def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, object]:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    assert len(events) == 1, f"{key.to_user_string()} materialized {len(events)} times"
+    return {k: getattr(v, "value", v) for k, v in events[0].materialization.metadata.items()}
+
+
+def test_a_young_shop_gets_one_row_per_customer_and_is_told_why_models_wait(
+    tiny_sample: Path, tmp_path: Path
+) -> None:
+    # The tiny sample: 200 customers over 60 days, a handful of repeat buyers, no 90-day label.
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_sample(tiny_sample, warehouse)
+    build_marts(warehouse, tmp_path)
+
+    result = _materialize(warehouse)
+
+    assert result.success
+    metadata = _metadata(result, PREDICTIONS_KEY)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        predictions = con.sql(f"select * from {PREDICTIONS_TABLE}").pl()
+        latest = con.sql(
+            "select customer_key, as_of_date, frequency from marts.customer_features "
+            "where as_of_date = (select max(as_of_date) from marts.customer_features)"
+        ).pl()
+    assert predictions.columns == PREDICTION_COLUMNS
+    assert predictions.height == predictions["customer_key"].n_unique() == latest.height
+    assert set(predictions["customer_key"]) == set(latest["customer_key"])
+    assert (predictions["as_of_date"] == latest["as_of_date"][0]).all()
+    assert metadata["dagster/row_count"] == latest.height
+    assert metadata["as_of_date"] == str(latest["as_of_date"][0])
+
+    joined = predictions.join(latest, on=["customer_key", "as_of_date"])
+    never_bought = joined.filter(pl.col("frequency") == 0)
+    bought = joined.filter(pl.col("frequency") > 0)
+    assert never_bought.height > 0 and bought.height > 0
+    assert (never_bought["predictive_segment"] == "No purchase yet").all()
+    assert (bought["predictive_segment"] == "Steady").all()
+
+    # Too few repeat buyers for CLV, too short a history for churn: null, and the run says why.
+    for column in PREDICTION_COLUMNS[2:-1]:
+        assert predictions[column].is_null().all(), column
+    assert "customers with a repeat purchase" in metadata["clv_skipped"]
+    assert "not trained" in metadata["churn_skipped"]
+    assert metadata["customers_with_clv"] == metadata["customers_with_churn_risk"] == 0
+    assert not {"bgnbd_r", "gamma_gamma_q", "churn_roc_auc", "churn_calibration"} & set(metadata)
+    assert f"| No purchase yet | {never_bought.height} |" in metadata["predictive_segments"]
+    assert f"| Steady | {bought.height} |" in metadata["predictive_segments"]
+    assert f"|  | {latest.height} | 1.0 |" in metadata["churn_risk_bands"]
+
+
+AS_OF = date(2026, 3, 2)
+
+
+def _write_marts(warehouse: Path, features: pl.DataFrame, orders: pl.DataFrame) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.register("features", features.to_arrow())
+        con.register("orders", orders.to_arrow())
+        con.execute("create table marts.customer_features as select * from features")
+        con.execute("create table marts.orders as select * from orders")
+
+
+def _materialize(warehouse: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [customer_predictions],
+        resources={"duckdb": DuckDBResource(database=str(warehouse))},
+        raise_on_error=False,
+    )
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    assert not result.success
+    (event,) = result.get_step_failure_events()
+    data = event.step_failure_data
+    return data.user_failure_data.description if data.user_failure_data else data.error.message
+
+
+def _no_predictions_table(warehouse: Path) -> bool:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return not con.sql(
+            "select * from information_schema.tables "
+            "where table_schema = 'candidate' and table_name = 'customer_predictions'"
+        ).fetchall()
+
+
+def test_a_fit_that_fails_fails_the_asset_with_the_models_reason(tmp_path: Path) -> None:
+    # 150 repeat customers whose spend runs log-uniformly from 1 to 10,000: Gamma-Gamma's q
+    # falls below 1, so the mean spend (and CLV) is infinite.
+    customers = [f"c{i:03d}" for i in range(150)]
+    spend = [10 ** (4 * i / 149) for i in range(150)]
+    orders = pl.DataFrame(
+        {
+            "customer_key": [c for c in customers for _ in range(3)],
+            "order_date": [AS_OF - timedelta(days=d) for _ in customers for d in (90, 50, 20)],
+            "is_return": [False] * 450,
+            "net_revenue": [s for s in spend for _ in range(3)],
+        }
+    )
+    features = pl.DataFrame(
+        {
+            "customer_key": customers,
+            "as_of_date": [AS_OF] * 150,
+            "frequency": [3] * 150,
+            "recency_days": [20] * 150,
+        }
+    )
+    with pytest.raises(ModelFitError, match="Gamma-Gamma") as expected:
+        predict(features, orders, DEFAULTS)
+    warehouse = tmp_path / "warehouse.duckdb"
+    _write_marts(warehouse, features, orders)
+
+    message = _failure(_materialize(warehouse))
+
+    assert message == f"{PREDICTIONS_TABLE} not written: {expected.value}"
+    assert _no_predictions_table(warehouse)
+
+
+def test_an_empty_feature_history_fails_and_says_what_to_run(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    _write_marts(
+        warehouse,
+        pl.DataFrame(
+            schema={"customer_key": pl.String, "as_of_date": pl.Date, "frequency": pl.Int64}
+        ),
+        pl.DataFrame(
+            schema={
+                "customer_key": pl.String,
+                "order_date": pl.Date,
+                "is_return": pl.Boolean,
+                "net_revenue": pl.Float64,
+            }
+        ),
+    )
+
+    message = _failure(_materialize(warehouse))
+
+    assert "marts.customer_features is empty" in message
+    assert _no_predictions_table(warehouse)
