@@ -730,49 +730,23 @@ def prediction_outcomes(
     if not needed <= present:
         return outcomes
     bands = churn["risk_bands"]
-    buyer = "clv_12m is not null"
-    (
-        band_mismatch,
-        band_sample,
-        buyers,
-        scored_buyers,
-        inconsistent_value,
-        value_sample,
-    ) = con.execute(
+    band_mismatch, band_sample = con.execute(
         f"""
         with judged as (
-            select *,
+            select customer_key, churn_probability, churn_risk_band,
                    case when churn_probability >= $high then 'high'
                         when churn_probability >= $medium then 'medium'
-                        when churn_probability is not null then 'low' end as expected_band,
-                   -- a buyer has a value, a tier and p_alive; a never-bought customer none of them
-                   (clv_12m is null) != (value_tier is null)
-                       or (clv_12m is null) != (p_alive is null)
-                       or (clv_12m is null
-                           and predictive_segment is distinct from $no_purchase)
-                       or (clv_12m is not null and predictive_segment = $no_purchase)
-                       as value_inconsistent
+                        when churn_probability is not null then 'low' end as expected_band
             from {table}
         )
-        select
-            count(*) filter (where churn_risk_band is distinct from expected_band),
-            list(customer_key || ': ' || coalesce(churn_probability::varchar, 'null') || ' -> '
-                 || coalesce(churn_risk_band, 'null'))
-                filter (where churn_risk_band is distinct from expected_band)[1:5],
-            count(*) filter (where {buyer}),
-            count(*) filter (where {buyer} and churn_probability is not null),
-            count(*) filter (where value_inconsistent),
-            list(customer_key) filter (where value_inconsistent)[1:5]
-        from judged
+        select count(*),
+               list(customer_key || ': ' || coalesce(churn_probability::varchar, 'null') || ' -> '
+                    || coalesce(churn_risk_band, 'null'))[1:5]
+        from judged where churn_risk_band is distinct from expected_band
         """,
-        {
-            "high": bands["high_from"],
-            "medium": bands["medium_from"],
-            "no_purchase": segments["no_purchase_label"],
-        },
+        {"high": bands["high_from"], "medium": bands["medium_from"]},
     ).fetchall()[0]
-    partly_scored = 0 < scored_buyers < buyers
-    outcomes += [
+    outcomes.append(
         Outcome(
             expectation="churn_risk_band_matches_churn_probability",
             severity=rules.severity,
@@ -781,29 +755,74 @@ def prediction_outcomes(
             unexpected_count=band_mismatch,
             unexpected_sample=band_sample or [],
             detail="high from high_from, medium from medium_from, else low; null with no probability",
+        )
+    )
+    if not table_exists(con, features) or "frequency" not in table_columns(con, features):
+        return outcomes
+    (
+        buyers,
+        valued_buyers,
+        scored_buyers,
+        inconsistent,
+        inconsistent_sample,
+    ) = con.execute(
+        f"""
+        with latest as (
+            select customer_key, coalesce(frequency, 0) > 0 as bought from {features}
+            where as_of_date = (select max(as_of_date) from {features})
+        ),
+        judged as (
+            select p.*, coalesce(l.bought, false) as bought,
+                   -- never bought: no value, no churn risk, the no-purchase segment; bought: a
+                   -- buyer's segment; value, tier and p_alive come together or not at all
+                   case when not coalesce(l.bought, false) then
+                            coalesce(p.clv_12m, p.p_alive, p.churn_probability) is not null
+                            or p.value_tier is not null
+                            or p.predictive_segment is distinct from $no_purchase
+                        else p.predictive_segment = $no_purchase end
+                   or (p.clv_12m is null) != (p.value_tier is null)
+                   or (p.clv_12m is null) != (p.p_alive is null) as inconsistent
+            from {table} p left join latest l using (customer_key)
+        )
+        select count(*) filter (where bought),
+               count(*) filter (where bought and clv_12m is not null),
+               count(*) filter (where bought and churn_probability is not null),
+               count(*) filter (where inconsistent),
+               list(customer_key) filter (where inconsistent)[1:5]
+        from judged
+        """,
+        {"no_purchase": segments["no_purchase_label"]},
+    ).fetchall()[0]
+    young = "or, while the history is too short to fit the model, for none (the asset says why)"
+    outcomes += [
+        Outcome(
+            expectation="predictions_agree_with_purchase_history",
+            severity=rules.severity,
+            success=inconsistent == 0,
+            observed_value={"customers_who_bought": buyers},
+            unexpected_count=inconsistent,
+            unexpected_sample=inconsistent_sample or [],
+            detail=(
+                f"a customer without purchases in the latest {features} has no value, tier, "
+                f"p_alive or churn risk and the segment '{segments['no_purchase_label']}'; one "
+                "with purchases has another segment; clv_12m, value_tier and p_alive come together"
+            ),
         ),
         Outcome(
-            expectation="value_only_for_customers_who_bought",
+            expectation="lifetime_value_for_every_buyer_or_none",
             severity=rules.severity,
-            success=inconsistent_value == 0,
-            observed_value={"customers_with_value": buyers},
-            unexpected_count=inconsistent_value,
-            unexpected_sample=value_sample or [],
-            detail=(
-                "clv_12m, value_tier and p_alive all set (a buyer) or all null (never bought, "
-                f"segment '{segments['no_purchase_label']}')"
-            ),
+            success=valued_buyers in (0, buyers),
+            observed_value={"customers_who_bought": buyers, "with_clv_12m": valued_buyers},
+            unexpected_count=buyers - valued_buyers if 0 < valued_buyers < buyers else 0,
+            detail=f"clv_12m set for every customer who bought {young}",
         ),
         Outcome(
             expectation="churn_risk_for_every_buyer_or_none",
             severity=rules.severity,
-            success=not partly_scored,
-            observed_value={"buyers": buyers, "buyers_with_churn_risk": scored_buyers},
-            unexpected_count=buyers - scored_buyers if partly_scored else 0,
-            detail=(
-                "all buyers scored, or none while the history is shorter than the churn "
-                "horizon (the predictive asset says why)"
-            ),
+            success=scored_buyers in (0, buyers),
+            observed_value={"customers_who_bought": buyers, "with_churn_risk": scored_buyers},
+            unexpected_count=buyers - scored_buyers if 0 < scored_buyers < buyers else 0,
+            detail=f"churn_probability set for every customer who bought {young}",
         ),
     ]
     return outcomes

@@ -38,7 +38,8 @@ def write_predictions(path: Path, *, features_as_of: str = AS_OF) -> None:
         con.sql(
             f"""
             create or replace table marts.customer_features as
-            select customer_key, d::date as as_of_date, 3 as frequency
+            select customer_key, d::date as as_of_date,
+                   case when customer_key = 'finn' then 0 else 3 end as frequency
             from (values ('ada'), ('ben'), ('cleo'), ('dan'), ('eve'), ('finn')) c(customer_key)
             cross join (values ('2025-05-25'), ('{features_as_of}')) a(d)
             """
@@ -96,6 +97,19 @@ def test_a_young_history_without_churn_risk_passes(warehouse: Path) -> None:
     assert failed(validate_target(PREDICTIONS, warehouse)) == []
 
 
+def test_a_young_shop_without_any_model_passes(warehouse: Path) -> None:
+    # too few repeat customers for CLV and too short a history for churn: nulls, segments stay
+    change(
+        warehouse,
+        "update candidate.customer_predictions set expected_purchases_90d = null, "
+        "expected_purchases_365d = null, p_alive = null, clv_12m = null, value_tier = null, "
+        "churn_probability = null, churn_risk_band = null, predictive_segment = case "
+        "when customer_key = 'finn' then predictive_segment else 'Steady' end",
+    )
+
+    assert failed(validate_target(PREDICTIONS, warehouse)) == []
+
+
 P = "candidate.customer_predictions"
 
 
@@ -148,16 +162,31 @@ P = "candidate.customer_predictions"
             f"update {P} set predictive_segment = null where customer_key = 'finn'",
             [
                 "expect_column_values_to_not_be_null(predictive_segment)",
-                "value_only_for_customers_who_bought",
+                "predictions_agree_with_purchase_history",
             ],
             id="customer without segment",
         ),
         pytest.param(
             f"update {P} set clv_12m = 80, p_alive = 0.5, value_tier = 'Low' "
             "where customer_key = 'finn'",
-            # valued, so counted as a buyer, and a buyer without churn risk
-            ["churn_risk_for_every_buyer_or_none", "value_only_for_customers_who_bought"],
+            ["predictions_agree_with_purchase_history"],
             id="never-bought customer with a value",
+        ),
+        pytest.param(
+            f"update {P} set predictive_segment = 'No purchase yet' where customer_key = 'ada'",
+            ["predictions_agree_with_purchase_history"],
+            id="buyer shown as never bought",
+        ),
+        pytest.param(
+            f"update {P} set clv_12m = null, value_tier = null, p_alive = null "
+            "where customer_key = 'ben'",
+            ["lifetime_value_for_every_buyer_or_none"],
+            id="one buyer left without a value",
+        ),
+        pytest.param(
+            f"update {P} set value_tier = null where customer_key = 'ben'",
+            ["predictions_agree_with_purchase_history"],
+            id="a value without its tier",
         ),
         pytest.param(
             f"update {P} set churn_probability = null, churn_risk_band = null "
