@@ -134,7 +134,7 @@ STAFF_CARD = "LOY-STAFF-0001"
 SHARED_SHOP_EMAIL = "info@hillside-bakes.co.uk"
 # coprime with 90,000,000, so person number * PHONE_STEP modulo that gives every person other digits
 PHONE_STEP = 61_803_401
-# customers per block: bounds the generator's memory (about 1.5 GB per 50,000 over two years)
+# customers per block: bounds the generator's memory (peak 2.2-2.6 GB at 50,000, two years)
 CHUNK_CUSTOMERS = 50_000
 # rows per window of days in the final pass (all blocks' rows of those days are in memory)
 WINDOW_ROWS = 1_500_000
