@@ -160,3 +160,19 @@ def test_an_empty_feature_history_fails_and_says_what_to_run(tmp_path: Path) -> 
 
     assert "marts.customer_features is empty" in message
     assert _no_predictions_table(warehouse)
+
+
+def test_publication_reads_exactly_the_columns_the_asset_writes_and_waits_for_it() -> None:
+    from pipelines.definitions import defs
+    from pipelines.publish.tables import CANDIDATE_PREDICTIONS
+    from pipelines.publish.tables import PREDICTION_COLUMNS as PUBLISHED_COLUMNS
+
+    assert CANDIDATE_PREDICTIONS == PREDICTIONS_TABLE
+    assert ["customer_key", "as_of_date", *PUBLISHED_COLUMNS] == PREDICTION_COLUMNS
+    graph = defs.resolve_asset_graph()
+    assert graph.get(PREDICTIONS_KEY).parent_keys == {
+        dg.AssetKey(["marts", "customer_features"]),
+        dg.AssetKey(["marts", "orders"]),
+    }
+    published = graph.get(dg.AssetKey(["segments", "customer_segments"]))
+    assert PREDICTIONS_KEY in published.parent_keys
