@@ -33,8 +33,9 @@ from pipelines.ingest.schema import (
 )
 from pipelines.settings import get_paths
 
-# Files read at once per entity (bytes on disk): a whole year of a small shop is one read, and a
-# large backfill is cut into whole days so memory stays bounded.
+# Files read at once per entity, in bytes of landed text (a gzipped file counts uncompressed):
+# a large backfill is cut into whole days so memory stays bounded. Reading, checking and loading
+# takes about 9 times a chunk's text at the peak (gzipped NDJSON web events).
 CHUNK_BYTES = int(os.environ.get("INGEST_CHUNK_BYTES", 64 * 1024 * 1024))
 
 
@@ -164,14 +165,11 @@ def _already_loaded(
     if clean.is_empty():
         return pl.Series("_row_id", [], pl.UInt32)
     on = " and ".join(f"c.{c} is not distinct from r.{c}" for c in entity.column_names)
-    con.register("candidate_rows", clean.select("_row_id", *entity.column_names))
-    try:
-        # an inner join lets DuckDB hash the (small) candidate rows and stream the table past them
-        found = con.sql(
-            f"select distinct c._row_id from raw.{entity.table} r join candidate_rows c on {on}"
-        ).pl()
-    finally:
-        con.unregister("candidate_rows")
+    candidate_rows = clean.select("_row_id", *entity.column_names)  # noqa: F841 (read by name)
+    # an inner join lets DuckDB hash the (small) candidate rows and stream the table past them
+    found = con.sql(
+        f"select distinct c._row_id from raw.{entity.table} r join candidate_rows c on {on}"
+    ).pl()
     return found["_row_id"]
 
 
@@ -260,13 +258,26 @@ def _report(
     return report
 
 
+def landed_bytes(path: Path) -> int:
+    """The size of a file's content once read: uncompressed for gzip, else the size on disk."""
+    size = path.stat().st_size
+    if not path.name.lower().endswith(".gz") or size < 18:
+        return size
+    # gzip's trailer holds the uncompressed size modulo 2**32 (RFC 1952); web events compress
+    # about 15 times, so the size on disk would let a chunk hold 15 times the intended rows
+    with path.open("rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        uncompressed = int.from_bytes(handle.read(4), "little")
+    return max(uncompressed, size)
+
+
 def chunks(files: Sequence[tuple[date, Path]], max_bytes: int) -> Iterator[list[tuple[date, Path]]]:
-    """Whole days of files, about `max_bytes` on disk per chunk, so memory stays bounded."""
+    """Whole days of files, about `max_bytes` of content per chunk, so memory stays bounded."""
     chunk: list[tuple[date, Path]] = []
     size = 0
     for _, group in groupby(files, key=lambda item: item[0]):
         day_files = list(group)
-        day_size = sum(path.stat().st_size for _, path in day_files)
+        day_size = sum(landed_bytes(path) for _, path in day_files)
         if chunk and size + day_size > max_bytes:
             yield chunk
             chunk, size = [], 0
@@ -343,33 +354,30 @@ def load_days(
 
 
 def _delete_days(con: duckdb.DuckDBPyConnection, source: str, days: list[date]) -> None:
-    con.register("load_days", pl.DataFrame({"day": days}, schema={"day": pl.Date}))
-    try:
-        for entity in entities_of(source):
-            con.execute(
-                f"delete from raw.{entity.table} "
-                "where _partition_date in (select day from load_days)"
-            )
-            con.execute(
-                "delete from raw.quarantine where source = ? and entity = ? "
-                "and partition_date in (select day from load_days)",
-                [source, entity.name],
-            )
-    finally:
-        con.unregister("load_days")
+    days_to_delete = pl.DataFrame({"day": days}, schema={"day": pl.Date})  # noqa: F841
+    for entity in entities_of(source):
+        con.execute(
+            f"delete from raw.{entity.table} "
+            "where _partition_date in (select day from days_to_delete)"
+        )
+        con.execute(
+            "delete from raw.quarantine where source = ? and entity = ? "
+            "and partition_date in (select day from days_to_delete)",
+            [source, entity.name],
+        )
 
 
 def _insert(
     con: duckdb.DuckDBPyConnection, entity: Entity, rows: pl.DataFrame, loaded_at: datetime
 ) -> None:
-    good = rows.filter(pl.col("_reason").is_null()).select(
+    rows_to_load = rows.filter(pl.col("_reason").is_null()).select(  # noqa: F841 (read by name)
         *(pl.col(c.name).cast(POLARS_TYPES[c.type]) for c in entity.columns),
         pl.col("_partition_date"),
         pl.col("_source_file"),
         pl.col("_source_row"),
         pl.lit(loaded_at).alias("_loaded_at"),
     )
-    bad = rows.filter(pl.col("_reason").is_not_null()).select(
+    rows_to_quarantine = rows.filter(pl.col("_reason").is_not_null()).select(  # noqa: F841
         pl.lit(entity.source).alias("source"),
         pl.lit(entity.name).alias("entity"),
         pl.col("_partition_date").alias("partition_date"),
@@ -380,14 +388,11 @@ def _insert(
         pl.col("_original_values").alias("original_values"),
         pl.lit(loaded_at).alias("loaded_at"),
     )
-    con.register("rows_to_load", good)
-    con.register("rows_to_quarantine", bad)
-    try:
-        con.execute(f"insert into raw.{entity.table} by name select * from rows_to_load")
-        con.execute("insert into raw.quarantine by name select * from rows_to_quarantine")
-    finally:
-        con.unregister("rows_to_load")
-        con.unregister("rows_to_quarantine")
+    # DuckDB reads the frames by their variable names (a replacement scan). `con.register` would
+    # keep every registered frame alive until the load's transaction commits, so a backfill held
+    # all its chunks in memory at once (duckdb/duckdb-python#469).
+    con.execute(f"insert into raw.{entity.table} by name select * from rows_to_load")
+    con.execute("insert into raw.quarantine by name select * from rows_to_quarantine")
 
 
 __all__ = [
