@@ -93,3 +93,19 @@ def test_the_gx_file_project_loads_with_a_suite_and_validation_per_target(tmp_pa
     expected = {t.suite for t in targets()}
     assert suites == expected
     assert validations == {name: name for name in expected}
+
+
+def test_a_negative_minimum_of_rows_per_day_names_the_key(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, lambda d: d["raw"].update(min_rows_per_day=0))
+
+    with pytest.raises(
+        QualityConfigError, match=r"quality\.raw\.min_rows_per_day` must be a whole number >= 1"
+    ):
+        load_quality_config(path)
+
+
+def test_the_predictions_section_is_required(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, lambda d: d.pop("predictions"))
+
+    with pytest.raises(QualityConfigError, match=r"`quality\.predictions` is missing"):
+        load_quality_config(path)
