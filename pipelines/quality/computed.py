@@ -328,12 +328,14 @@ def order_line_outcomes(
                sum(orders) over (order by day {window}) as previous_orders,
                count(*) over (order by day {window}) as history_days,
                sum(lines) over (order by day {trailing}) as window_lines,
-               sum(return_lines) over (order by day {trailing}) as window_return_lines
+               sum(return_lines) over (order by day {trailing}) as window_return_lines,
+               sum(orders) over (order by day {trailing}) as window_orders,
+               sum(identified) over (order by day {trailing}) as window_identified
         from daily order by day
         """
     ).fetchall()
     in_scope = [r for r in rows if r[0] in set(days)]
-    unidentified, negative_net = [], []
+    unidentified, small_unidentified, negative_net = [], [], []
     returns_per_day: dict[date, tuple[dict[str, float], dict[str, float]]] = {}
     observed: dict[str, dict[str, Any]] = {}
     for (
@@ -348,6 +350,8 @@ def order_line_outcomes(
         history,
         window_lines,
         window_return_lines,
+        window_orders,
+        window_identified,
     ) in in_scope:
         net = float(net or 0)
         observed[str(day)] = {
@@ -368,10 +372,25 @@ def order_line_outcomes(
             if identified_share_dropped(
                 identified, orders, median_identified, int(previous_orders), rules
             ):
-                unidentified.append(
+                found = (
                     f"{day}: {identified / orders:.1%} of {orders} orders identify a customer "
                     f"vs median {median_identified:.1%}"
                 )
+                # a quiet day (two anonymous orders of two) blocks only if its trailing window,
+                # once it holds enough orders, has lost its references too
+                window_dropped = window_orders >= rules.min_rows_per_day and (
+                    identified_share_dropped(
+                        int(window_identified),
+                        int(window_orders),
+                        median_identified,
+                        int(previous_orders),
+                        rules,
+                    )
+                )
+                if orders >= rules.min_rows_per_day or window_dropped:
+                    unidentified.append(found)
+                else:
+                    small_unidentified.append(f"{found} (under {rules.min_rows_per_day} orders)")
 
     def too_many_returns(totals: dict[str, float]) -> str | None:
         return_share = totals["returns"] / totals["rows"]
@@ -396,6 +415,18 @@ def order_line_outcomes(
                 f"falls more than {rules.identified_share_max_drop:.0%} points below the median of "
                 f"the previous days and beyond {rules.identified_share_min_standard_errors:g} "
                 "standard errors of chance (binomial at the median share)"
+            ),
+        ),
+        Outcome(
+            expectation="share_of_orders_with_customer_reference_not_dropping_on_a_small_day",
+            severity="WARN",
+            success=not small_unidentified,
+            observed_value={d: v["identified_share"] for d, v in observed.items()},
+            unexpected_count=len(small_unidentified),
+            unexpected_sample=small_unidentified,
+            detail=(
+                f"as above, on a day of fewer than {rules.min_rows_per_day} orders whose previous "
+                f"{rules.row_count.lookback_days} loaded days together keep their references"
             ),
         ),
         Outcome(

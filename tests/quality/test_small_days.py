@@ -236,3 +236,38 @@ def test_a_backfill_of_small_days_that_are_all_returns_blocks(tmp_path: Path) ->
         "20 of 20 lines are returns"
     )
     assert len(failures) == 5 and failures[-1].startswith(f"{last} (5 rows)")
+
+
+def orders_days(shop: Shop, per_day: list[tuple[int, int]]) -> list[date]:
+    """Day n holds `per_day[n]` = (identified orders, anonymous orders), one line each."""
+    days = [FIRST_DAY + timedelta(days=n) for n in range(len(per_day))]
+    shop.contacts(days[0], [contact("C1", days[0])])
+    shop.load("crm", days[:1])
+    for n, (day, (identified, anonymous)) in enumerate(zip(days, per_day, strict=True)):
+        rows = [order_line(f"O{n}-i{i}", day, customer="C1") for i in range(identified)]
+        rows += [order_line(f"O{n}-a{i}", day) for i in range(anonymous)]
+        shop.order_lines(day, rows)
+    shop.load("pos", days)
+    return days
+
+
+def test_a_quiet_day_of_two_anonymous_orders_only_warns(shop: Shop) -> None:
+    # a shop whose three orders a day all carry a customer, then a day of two walk-ins
+    days = orders_days(shop, [(3, 0)] * 7 + [(0, 2)])
+
+    report = validate_target(POS, shop.warehouse)
+
+    assert errors(report) == []
+    (warning,) = warnings(report)[
+        "share_of_orders_with_customer_reference_not_dropping_on_a_small_day"
+    ]
+    assert warning.startswith(f"{days[-1]}: 0.0% of 2 orders identify a customer")
+
+
+def test_small_days_that_keep_losing_their_customer_reference_block(shop: Shop) -> None:
+    # a week of identified orders, then the export drops the customer column for good
+    days = orders_days(shop, [(3, 0)] * 7 + [(0, 3)] * 7)
+
+    report = validate_target(POS, shop.warehouse, partition_range=(days[7], days[-1]))
+
+    assert "share_of_orders_with_customer_reference_not_dropping" in errors(report)
