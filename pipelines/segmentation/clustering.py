@@ -93,6 +93,7 @@ class CustomerClusterer:
         rule_tree_max_depth: int = 3,
         min_name_difference: float = 0.5,
         max_match_distance: float = 1.0,
+        keep_k_within_silhouette: float = 0.03,
         preference_names: dict[str, str] | None = None,
         config_fingerprint: str | None = None,
     ) -> None:
@@ -111,6 +112,7 @@ class CustomerClusterer:
         self.rule_tree_max_depth = rule_tree_max_depth
         self.min_name_difference = min_name_difference
         self.max_match_distance = max_match_distance
+        self.keep_k_within_silhouette = keep_k_within_silhouette
         self.preference_names = preference_names
         self.config_fingerprint = config_fingerprint
 
@@ -207,7 +209,14 @@ class CustomerClusterer:
             k = self.n_clusters
         else:
             self.k_scores_ = self._choose_k(matrix, rng)
-            k = _best_k(self.k_scores_, self.min_stability_ari, fallback=self.k_min)
+            same_features = previous is not None and list(previous.features) == list(self.features)
+            k = _best_k(
+                self.k_scores_,
+                self.min_stability_ari,
+                fallback=self.k_min,
+                previous_k=previous.n_clusters_ if same_features else None,
+                tolerance=self.keep_k_within_silhouette,
+            )
         self.model_ = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
         self.n_clusters_ = k
         internal = self.model_.predict(matrix)
@@ -448,15 +457,31 @@ class CustomerClusterer:
         return path
 
 
-def _best_k(scores: dict[int, dict], min_stability: float, fallback: int) -> int:
-    """Best silhouette among the stable k; if none is stable, best silhouette x stability."""
+def _best_k(
+    scores: dict[int, dict],
+    min_stability: float,
+    fallback: int,
+    previous_k: int | None = None,
+    tolerance: float = 0.0,
+) -> int:
+    """Best silhouette among the stable k; if none is stable, best silhouette x stability.
+
+    A refit keeps the previous model's k when it is a candidate scoring within `tolerance` of the
+    best: a hair's better separation is not worth regrouping and renaming customers.
+    """
     if not scores:
         # Too few distinct customers to compare any k: keep the smallest.
         return fallback
     stable = [k for k, s in scores.items() if s["stability"] >= min_stability]
     if stable:
-        return max(stable, key=lambda k: scores[k]["silhouette"])
-    return max(scores, key=lambda k: scores[k]["silhouette"] * scores[k]["stability"])
+        candidates, score = stable, {k: scores[k]["silhouette"] for k in stable}
+    else:
+        candidates = list(scores)
+        score = {k: scores[k]["silhouette"] * scores[k]["stability"] for k in scores}
+    best = max(candidates, key=lambda k: score[k])
+    if previous_k in score and score[previous_k] >= score[best] - tolerance:
+        return previous_k
+    return best
 
 
 def _description(profile: dict[str, Any]) -> str:

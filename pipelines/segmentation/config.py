@@ -63,6 +63,7 @@ CLUSTERING_DEFAULTS: dict[str, Any] = {
     "min_name_difference": 0.5,
     "refit_every_days": 7,
     "max_match_distance": 1.0,
+    "keep_k_within_silhouette": 0.03,
 }
 
 
@@ -202,6 +203,7 @@ def load_clustering_config(path: Path | str = CLUSTERING_PATH) -> dict[str, Any]
     _number(path, "min_name_difference", config["min_name_difference"], 0)
     _number(path, "refit_every_days", config["refit_every_days"], 1)
     _number(path, "max_match_distance", config["max_match_distance"], 0)
+    _number(path, "keep_k_within_silhouette", config["keep_k_within_silhouette"], 0, 1)
     return config
 
 

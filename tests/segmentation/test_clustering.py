@@ -276,3 +276,20 @@ def test_customers_who_all_look_alike_still_get_a_segment() -> None:
     # One group: its rule is "true" and places everyone.
     only_group = next(iter(clusterer.rules_))
     assert clusterer.rule_matches(same, only_group).all()
+
+
+def test_a_refit_keeps_the_previous_k_unless_another_separates_clearly_better() -> None:
+    from pipelines.segmentation.clustering import _best_k
+
+    scores = {
+        3: {"silhouette": 0.50, "stability": 0.95},
+        4: {"silhouette": 0.52, "stability": 0.90},
+        5: {"silhouette": 0.40, "stability": 0.90},
+        6: {"silhouette": 0.60, "stability": 0.50},
+    }
+    assert _best_k(scores, 0.8, fallback=3) == 4
+    assert _best_k(scores, 0.8, fallback=3, previous_k=3, tolerance=0.03) == 3
+    assert _best_k(scores, 0.8, fallback=3, previous_k=3, tolerance=0.01) == 4
+    assert _best_k(scores, 0.8, fallback=3, previous_k=5, tolerance=0.03) == 4
+    # an unstable previous k is not kept
+    assert _best_k(scores, 0.8, fallback=3, previous_k=6, tolerance=0.5) == 4
