@@ -61,7 +61,9 @@ SUMMARY_TYPES = (
 def segment_summary() -> str:
     """Segment, customers and share per segment type, as a shop owner reads them."""
     with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
-        as_of = con.sql("select max(as_of_date) from segments.customer_segments").fetchone()[0]
+        as_of = con.execute("select max(as_of_date) from segments.customer_segments").fetchall()[0][
+            0
+        ]
         columns = {
             row[0]
             for row in con.sql(
@@ -119,15 +121,15 @@ def published_state() -> str:
     if not warehouse.exists():
         return "Nothing has been published yet."
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        exists = con.sql(
+        exists = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'segments' and table_name = 'publication'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             return "Nothing has been published yet."
-        as_of, published_at = con.sql(
+        as_of, published_at = con.execute(
             "select as_of_date, published_at from segments.publication"
-        ).fetchone()
+        ).fetchall()[0]
     return (
         f"The segments published at {published_at:%Y-%m-%d %H:%M} stay in place; "
         f"they are valid as of {as_of}."

@@ -1,29 +1,100 @@
-"""One real run of every asset on the tiny sample, as `make run` does it."""
+"""One real run of every asset on the tiny sample, as `make run` does it, then the next morning's run."""
 
 from __future__ import annotations
 
-import duckdb
+from collections import Counter
 
+import duckdb
+import polars as pl
+
+from pipelines.publish.tables import PUBLISHED_TABLES
 from pipelines.run import landed_days, materialize_history, segment_summary
 
+SEGMENT_TYPES = (
+    "rfm_segment",
+    "frequency_tier",
+    "lifecycle_stage",
+    "web_behaviour",
+    "category_preference",
+    "cluster_name",
+    "predictive_segment",
+)
+RAW_TABLES = ("crm_contacts", "crm_tickets", "pos_order_lines", "web_events")
 
-def test_full_history_materializes_and_publishes_one_row_per_customer(workspace) -> None:
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> dict:
+    """What a second run of the same day must leave exactly as it was."""
+    return {
+        "raw": {
+            t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0] for t in RAW_TABLES
+        },
+        "quarantine": con.execute("select count(*) from raw.quarantine").fetchall()[0][0],
+        "segments": con.sql(
+            "select customer_key, rfm_segment, cluster_id, cluster_name, predictive_segment "
+            "from segments.customer_segments order by customer_key"
+        ).fetchall(),
+        "publication": con.execute("select as_of_date from segments.publication").fetchall()[0][0],
+    }
+
+
+def test_full_history_publishes_every_table_then_a_rerun_changes_nothing(workspace) -> None:
     days = landed_days()
     assert days, "the sample landed no files"
 
     result = materialize_history(days[0], days[-1])
 
-    assert result.success
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    assert result.success, f"failed steps: {failed}"
     with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        customers = con.sql("select count(*) from marts.customers").fetchone()[0]
-        rows, keys = con.sql(
-            "select count(*), count(distinct customer_key) from segments.customer_segments"
-        ).fetchone()
-        as_of_dates = con.sql(
-            "select count(distinct as_of_date) from segments.customer_segments"
-        ).fetchone()[0]
+        customers = con.execute("select count(*) from marts.customers").fetchall()[0][0]
+        segments = con.sql("select * from segments.customer_segments").pl()
+        table_rows = {
+            t: con.execute(f"select count(*) from segments.{t}").fetchall()[0][0]
+            for t in PUBLISHED_TABLES
+        }
+        published_as_of = con.execute("select as_of_date from segments.publication").fetchall()[0][
+            0
+        ]
+        quarantined = Counter(
+            dict(con.sql("select reason, count(*) from raw.quarantine group by reason").fetchall())
+        )
+        first = _snapshot(con)
+
+    # one row per customer of the sample, every segment type filled in for everyone
     assert customers > 0
-    assert rows == keys == customers
-    assert as_of_dates == 1
+    assert segments.height == segments["customer_key"].n_unique() == customers
+    assert segments["as_of_date"].n_unique() == 1
+    assert segments["as_of_date"][0] == published_as_of
+    for column in SEGMENT_TYPES:
+        assert column in segments.columns, f"segments.customer_segments lacks {column}"
+    for column in ("rfm_segment", "lifecycle_stage", "cluster_name", "predictive_segment"):
+        assert segments[column].null_count() == 0, f"{column} is null for some customers"
+    # the tiny shop (60 days, 200 customers) is too young for CLV and churn models: their
+    # columns are published empty and the predictive asset says why; every buyer is grouped
+    buyers = segments.filter(pl.col("cluster_id") >= 0)
+    assert buyers.height > 0 and "clv_12m" in segments.columns
+    empty = [t for t, n in table_rows.items() if n == 0 and t != "segment_changes"]
+    assert not empty, f"published tables without rows: {empty}"
+
+    # every planted defect is quarantined with its reason, and nothing else is
+    truth = pl.read_parquet(workspace.data_dir / "sample_truth" / "defects.parquet")
+    planted = Counter(
+        dict(
+            truth.filter(pl.col("expected_reason").is_not_null())
+            .group_by("expected_reason")
+            .len()
+            .iter_rows()
+        )
+    )
+    assert quarantined == planted
+
     summary = segment_summary()
-    assert "customers" in summary and "share" in summary
+    assert f"Segments as of {published_as_of}" in summary
+    assert "RFM segment" in summary and "Predictive segment" in summary
+
+    # the next morning's schedule re-runs the latest day: nothing is duplicated or renamed
+    rerun = materialize_history(days[-1], days[-1])
+
+    assert rerun.success
+    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
+        assert _snapshot(con) == first
