@@ -54,6 +54,7 @@ class FileReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -232,6 +233,14 @@ def _report(
         r["_source_file"]: (r["read"], r["loaded"], r["quarantined"])
         for r in per_file.iter_rows(named=True)
     }
+    reasons_by_file: dict[str, dict[str, int]] = {}
+    for file, reason, rows in (
+        checked.filter(pl.col("_reason").is_not_null())
+        .group_by("_source_file", "_reason")
+        .len()
+        .iter_rows()
+    ):
+        reasons_by_file.setdefault(file, {})[reason] = rows
     for day, path in files:
         name = path.relative_to(incoming_dir).as_posix()
         read, loaded, quarantined = counts.get(name, (0, 0, 0))
@@ -239,7 +248,18 @@ def _report(
             raise IngestError(
                 f"{name}: {read} rows read but {loaded} loaded + {quarantined} quarantined"
             )
-        report.files.append(FileReport(name, mapping.entity.name, day, read, loaded, quarantined))
+        reasons = reasons_by_file.get(name, {})
+        report.files.append(
+            FileReport(
+                name,
+                mapping.entity.name,
+                day,
+                read,
+                loaded,
+                quarantined,
+                {r: reasons[r] for r in REASONS if r in reasons},
+            )
+        )
     report.quarantine_sample = (
         checked.filter(pl.col("_reason").is_not_null())
         .head(SAMPLE_ROWS)

@@ -84,7 +84,21 @@ def test_a_date_range_runs_as_one_run_and_catalogue_is_written(
     )
 
     assert result.success
-    assert metadata(result)["raw/pos_order_lines"]["rows_loaded"] == 3
+    # one materialization per day, each with that day's own counts (the partitions view)
+    per_day = {
+        event.partition: {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(["raw", "pos_order_lines"])
+    }
+    assert sorted(per_day) == days
+    assert [per_day[d]["dagster/row_count"] for d in days] == [1, 1, 1]
+    assert f"pos/{days[0]}/order_lines.csv" in per_day[days[0]]["files"]
+    assert f"pos/{days[1]}/order_lines.csv" not in per_day[days[0]]["files"]
+    # the run's summary once, on the newest day, which is the asset's latest materialization
+    assert "run_rows_loaded" not in per_day[days[0]]
+    newest = metadata(result)["raw/pos_order_lines"]
+    assert newest == per_day[days[-1]]
+    assert (newest["run_rows_loaded"], newest["run_files_read"]) == (3, 3)
     assert metadata(result)["raw/crm_contacts"]["days"].startswith("2025-03-03 .. 2025-03-05")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         loaded_days = con.execute(
