@@ -42,6 +42,8 @@ def materialize_history(first: date, last: date) -> dg.ExecuteInProcessResult:
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance,
+            # the console shows progress and problems; every event is still in the UI
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             tags={
                 "dagster/asset_partition_range_start": start,
                 "dagster/asset_partition_range_end": end,
