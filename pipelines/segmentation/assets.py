@@ -60,7 +60,7 @@ def read_segmentation_inputs(
     duckdb: DuckDBResource,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The latest as-of date of the features, that date's category shares, the customers'
-    age, gender and location (for the spread per cluster). One short read-only use of the file."""
+    age, gender and location (for the spread per cluster), over one short-lived connection."""
     with duckdb.get_connection() as con:
         features = con.sql(LATEST_FEATURES).pl()
         if features.is_empty():
