@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.quality.duckdb_dialect import readonly_url
 from pipelines.quality.results import GX_SEVERITY, Outcome, SuiteReport, describe_expectation
 from pipelines.settings import EXPECTATIONS_DIR
 
@@ -91,6 +90,9 @@ def run_suite(
             name=stored["name"], expectations=expectations, meta=stored.get("meta") or {}
         )
     )
+    # sqlalchemy and duckdb_engine load here, not when the code location loads
+    from pipelines.quality.duckdb_dialect import readonly_url
+
     datasource = context.data_sources.add_sql(
         name="warehouse",
         connection_string=readonly_url(str(database)),

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("sklearn", "scipy", "great_expectations", "pandas", "matplotlib")
+HEAVY = ("sklearn", "scipy", "great_expectations", "pandas", "matplotlib", "duckdb_engine")
 
 # Records, for each heavy package, the innermost `pipelines` line that first imported it.
 PROBE = """
