@@ -122,6 +122,9 @@ def test_alice_as_of_monday_matches_hand_computation(con) -> None:
         "top_category": "coffee",  # coffee 7.00, pastry 3.00, beans 12 - 12 = 0
         "top_category_share": 0.7,
         "online_share": 0.5,
+        # O1 on Saturday 10:00, O2 on Wednesday 18:00; the return (Thursday 11:00) is no purchase
+        "weekend_order_share": 0.5,
+        "morning_order_share": 0.5,
         "discount_share": 1 / 23,  # 1.00 off 7 + 4 + 12 gross
         "return_rate": 0.25,  # 1 returned line out of 4
         "web_sessions_30d": 1,
@@ -150,6 +153,9 @@ def test_order_one_second_before_midnight_counts_and_midnight_does_not(con) -> N
         "recency_days": 1,
         "mean_days_between_orders": None,
         "online_share": 1.0,
+        # O4 on Sunday one second before midnight: a weekend evening purchase
+        "weekend_order_share": 1.0,
+        "morning_order_share": 0.0,
         "top_category": "tea",
         "top_category_share": 1.0,
         # the guest purchase session on K2 and his login on the shop's tablet on 2025-02-20
@@ -166,6 +172,9 @@ def test_order_one_second_before_midnight_counts_and_midnight_does_not(con) -> N
         "last_order_at": datetime(2025, 3, 10),
         "recency_days": 1,
         "online_share": 0.5,
+        # O6 at Monday 00:00 counts from Tuesday on: a weekday morning purchase
+        "weekend_order_share": 0.5,
+        "morning_order_share": 0.5,
         "mean_days_between_orders": 1.0,
     }
     assert_features(features(con, "C2", "2025-03-11"), tuesday, "Bob as of 2025-03-11")
@@ -178,6 +187,8 @@ def test_customer_without_orders_gets_zero_counts_not_nulls(con) -> None:
         "monetary": 0.0,
         "recency_days": None,
         "avg_order_value": None,
+        "weekend_order_share": None,
+        "morning_order_share": None,
         "web_sessions_30d": 1,
         "is_first_time_visitor": True,
         "support_tickets_365d": 0,

@@ -95,6 +95,12 @@ order_facts as (
         sum(orders.net_revenue) filter (where not orders.is_return) as purchase_revenue,
         count(*) filter (where not orders.is_return and orders.channel = 'online')
             as online_orders,
+        -- when they buy, on the shop's local clock (ordered_at has no time zone): isodow 6 and 7
+        -- are Saturday and Sunday; the morning ends at 11:00
+        count(*) filter (where not orders.is_return and isodow(orders.ordered_at) in (6, 7))
+            as weekend_orders,
+        count(*) filter (where not orders.is_return and hour(orders.ordered_at) < 11)
+            as morning_orders,
         sum(orders.gross_revenue) filter (where not orders.is_return) as purchase_gross_revenue,
         sum(orders.discount_amount) filter (where not orders.is_return) as purchase_discount,
         sum(orders.lines) as lines,
@@ -207,6 +213,8 @@ final as (
         top_category.top_category,
         top_category.top_category_share,
         order_facts.online_orders / nullif(order_facts.frequency, 0) as online_share,
+        order_facts.weekend_orders / nullif(order_facts.frequency, 0) as weekend_order_share,
+        order_facts.morning_orders / nullif(order_facts.frequency, 0) as morning_order_share,
         case when order_facts.purchase_gross_revenue > 0
             then order_facts.purchase_discount / order_facts.purchase_gross_revenue
         end as discount_share,
