@@ -38,6 +38,8 @@ class PublishingConfig:
     kpis: KpiWindows
     email_segment_types: tuple[str, ...]
     report: ReportSettings
+    # dated export folders and reports kept; older ones are deleted after a publication
+    keep_publications: int = 30
 
     @property
     def segment_types(self) -> tuple[str, ...]:
@@ -118,7 +120,7 @@ def load_publishing_config(path: Path = PUBLISHING_CONFIG) -> PublishingConfig:
     kpis.only("activity_window_days", "revenue_window_days")
 
     exports = root.section("exports")
-    exports.only("email_segment_types")
+    exports.only("email_segment_types", "keep_publications")
     email_types = exports.names("email_segment_types", allow_empty=True)
     for segment_type in email_types:
         if segment_type not in every_type:
@@ -138,6 +140,7 @@ def load_publishing_config(path: Path = PUBLISHING_CONFIG) -> PublishingConfig:
             revenue_window_days=kpis.positive_int("revenue_window_days"),
         ),
         email_segment_types=email_types,
+        keep_publications=exports.positive_int("keep_publications"),
         report=ReportSettings(
             features=report.names("features"),
             projection_segment_type=projection_type,

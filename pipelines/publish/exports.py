@@ -181,6 +181,35 @@ def move_exports_into_place(staged: StagedExports, publication: Publication) -> 
     return staged.target
 
 
+def prune_publications(exports_dir: Path, reports_dir: Path, keep: int) -> list[Path]:
+    """Delete dated export folders and reports beyond the newest `keep`; returns what went.
+
+    Only names that are an as-of date (`2026-11-29/`, `2026-11-29.html`) are considered, so
+    `latest.json`, `latest.html` and anything a person put there stay.
+    """
+
+    def dated(paths: list[Path], suffix: str) -> list[Path]:
+        found = []
+        for path in paths:
+            try:
+                date.fromisoformat(path.name.removesuffix(suffix))
+            except ValueError:
+                continue
+            found.append(path)
+        return sorted(found, key=lambda p: p.name, reverse=True)
+
+    folders = dated([p for p in exports_dir.glob("*") if p.is_dir()], "")
+    reports = dated(list(reports_dir.glob("*.html")), ".html")
+    removed = []
+    for path in folders[keep:]:
+        shutil.rmtree(path)
+        removed.append(path)
+    for path in reports[keep:]:
+        path.unlink()
+        removed.append(path)
+    return removed
+
+
 def latest_export(exports_dir: Path) -> dict[str, str] | None:
     """The pointer to the last good export folder, or None before the first publication."""
     pointer = exports_dir / LATEST_POINTER

@@ -25,6 +25,7 @@ from pipelines.publish.exports import (
     StagedExports,
     discard_exports,
     move_exports_into_place,
+    prune_publications,
     stage_exports,
 )
 from pipelines.publish.report import Report, build_report
@@ -100,6 +101,7 @@ def publish_segments(
     os.replace(staging.report_file, report_path)
     latest_report = reports_dir / LATEST_REPORT
     os.replace(staging.latest_file, latest_report)
+    prune_publications(export_dir.parent, reports_dir, config.keep_publications)
     return PublishOutcome(
         publication=publication,
         export_dir=export_dir,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import duckdb
 
+from pipelines.publish.config import load_publishing_config
 from pipelines.publish.publication import remove_stale_staging
 from pipelines.publish.tables import PUBLISHED_TABLES
 from tests.publish.fixture_warehouse import (
     CUSTOMERS,
+    FIRST_AS_OF,
     SECOND_AS_OF,
     SECOND_SEGMENTS,
     write_candidates,
@@ -85,3 +88,22 @@ def test_folders_an_interrupted_publish_left_are_cleared_but_published_ones_kept
         ".staging-2025-06-09-deadbeef",
     ]
     assert sorted(p.name for p in site.exports.iterdir()) == ["2025-06-08", "latest.json"]
+
+
+def test_only_the_newest_publications_are_kept_and_other_files_stay(site, publish):
+    config = dataclasses.replace(load_publishing_config(), keep_publications=1)
+    write_candidates(site.warehouse, FIRST_AS_OF)
+    publish(config=config)
+    (site.exports / "campaigns").mkdir()  # a person's own folder is not a publication
+
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    outcome = publish(config=config)
+
+    assert sorted(p.name for p in site.exports.iterdir()) == sorted(
+        ["campaigns", SECOND_AS_OF.isoformat(), "latest.json"]
+    )
+    assert sorted(p.name for p in site.reports.iterdir()) == [
+        f"{SECOND_AS_OF.isoformat()}.html",
+        "latest.html",
+    ]
+    assert outcome.export_dir.exists() and outcome.report_path.exists()
