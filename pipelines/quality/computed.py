@@ -278,7 +278,12 @@ def email_shape_outcome(
 
 
 def identified_share_dropped(
-    identified: int, orders: int, median_share: float, previous_orders: int, rules: RawRules
+    identified: int,
+    orders: int,
+    median_share: float,
+    previous_orders: int,
+    rules: RawRules,
+    days_judged: int = 1,
 ) -> bool:
     """Whether a day's orders with a customer reference fell below the usual share beyond chance.
 
@@ -287,6 +292,9 @@ def identified_share_dropped(
     binomial at the median share. The median is kept off 0 and 1 by half an order of the previous
     days: a shop whose every order was identified so far still has a quiet day with one anonymous
     order of two without an alarm. Exact binomial: the normal approximation fails near 0 and 1.
+    When `days_judged` days are judged together (a backfill), the tail is divided among them
+    (Bonferroni): a two-year backfill of ordinary days is no likelier to raise a false alarm than
+    one daily run, which judges one day at the full tail.
     """
     from scipy.stats import binom
 
@@ -296,7 +304,7 @@ def identified_share_dropped(
     margin = 0.5 / (previous_orders + 1)
     usual = min(max(median_share, margin), 1 - margin)
     alpha = 0.5 * math.erfc(rules.identified_share_min_standard_errors / math.sqrt(2))
-    return float(binom.cdf(identified, orders, usual)) < alpha
+    return float(binom.cdf(identified, orders, usual)) < alpha / max(days_judged, 1)
 
 
 def order_line_outcomes(
@@ -370,7 +378,7 @@ def order_line_outcomes(
         if history >= rules.row_count.min_history_days and median_identified is not None:
             observed[str(day)]["median_identified_share"] = round(median_identified, 4)
             if identified_share_dropped(
-                identified, orders, median_identified, int(previous_orders), rules
+                identified, orders, median_identified, int(previous_orders), rules, len(in_scope)
             ):
                 found = (
                     f"{day}: {identified / orders:.1%} of {orders} orders identify a customer "
@@ -385,6 +393,7 @@ def order_line_outcomes(
                         median_identified,
                         int(previous_orders),
                         rules,
+                        len(in_scope),
                     )
                 )
                 if orders >= rules.min_rows_per_day or window_dropped:
@@ -414,7 +423,8 @@ def order_line_outcomes(
                 "orders with a customer_id, loyalty_id, email or phone; fails when the share "
                 f"falls more than {rules.identified_share_max_drop:.0%} points below the median of "
                 f"the previous days and beyond {rules.identified_share_min_standard_errors:g} "
-                "standard errors of chance (binomial at the median share)"
+                "standard errors of chance (binomial at the median share, the tail shared among the days "
+                "judged together)"
             ),
         ),
         Outcome(
