@@ -38,6 +38,9 @@ ADJECTIVES: dict[str, tuple[str | None, str | None]] = {
     "monetary_90d": ("big-spending", "low-spending"),
     "monetary_365d": ("big-spending", "low-spending"),
     "avg_order_value": ("big-basket", "small-basket"),
+    "weekend_order_share": ("weekend", "weekday"),
+    # few morning orders is no one time of day (afternoon in store, evening online): no word
+    "morning_order_share": ("morning", None),
     "web_sessions_30d": ("web-savvy", None),
     "web_sessions_90d": ("web-savvy", None),
     "online_share": ("online", "in-store"),
@@ -324,6 +327,9 @@ class CustomerClusterer:
                 code = feature.removeprefix("share_")
                 name = (self.preference_names or {}).get(code, f"{code} buyers")
                 nouns.append((value, name.lower()))
+            elif feature.startswith("share_"):
+                # buying little of one category says little about a group: no word for it
+                continue
             elif feature not in ADJECTIVES:
                 direction = "high" if value > 0 else "low"
                 adjectives.append(

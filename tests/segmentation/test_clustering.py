@@ -293,3 +293,48 @@ def test_a_refit_keeps_the_previous_k_unless_another_separates_clearly_better() 
     assert _best_k(scores, 0.8, fallback=3, previous_k=5, tolerance=0.03) == 4
     # an unstable previous k is not kept
     assert _best_k(scores, 0.8, fallback=3, previous_k=6, tolerance=0.5) == 4
+
+
+def test_names_say_weekend_weekday_and_morning_for_the_timing_features() -> None:
+    # Three planted groups on when they buy (as marts.customer_features has it) and breakfast:
+    # weekday-morning breakfast buyers, weekend shoppers, and evening online buyers.
+    rng = np.random.default_rng(3)
+    planted = {
+        "weekday mornings": dict(weekend=0.02, morning=0.95, online=0.02, breakfast=0.6),
+        "weekends": dict(weekend=0.75, morning=0.2, online=0.1, breakfast=0.1),
+        "online evenings": dict(weekend=0.3, morning=0.02, online=0.9, breakfast=0.0),
+    }
+    truth = np.repeat(list(planted), 200)
+    frame = pl.DataFrame(
+        {
+            "customer_key": [f"c{i}" for i in range(len(truth))],
+            "as_of_date": [AS_OF] * len(truth),
+            **{
+                column: np.clip(
+                    [planted[t][key] for t in truth] + rng.normal(0, 0.05, len(truth)), 0, 1
+                )
+                for column, key in (
+                    ("weekend_order_share", "weekend"),
+                    ("morning_order_share", "morning"),
+                    ("online_share", "online"),
+                    ("share_breakfast", "breakfast"),
+                )
+            },
+        }
+    )
+    clusterer = make_clusterer(
+        features=["weekend_order_share", "morning_order_share", "online_share", "share_breakfast"],
+        log_features=[],
+        n_clusters=3,
+    ).fit(frame)
+    ids = clusterer.predict(frame)
+    name_of = {
+        group: clusterer.cluster_names_[int(np.bincount(ids[truth == group]).argmax())]
+        for group in planted
+    }
+    print("\ntiming cluster names:", name_of)
+    assert len(set(name_of.values())) == 3
+    assert name_of["weekday mornings"] == "Weekday morning breakfast regulars"
+    assert name_of["weekends"].startswith("Weekend")
+    # no column name leaks into a name ("high weekend order share", "low share breakfast")
+    assert not any("share" in name or "_" in name for name in name_of.values())
