@@ -40,13 +40,14 @@ SEGMENT_DEFAULTS: dict[str, Any] = {
 
 CLUSTERING_DEFAULTS: dict[str, Any] = {
     "features": [
-        "recency_days",
         "frequency_365d",
         "monetary_365d",
         "avg_order_value",
         "online_share",
         "discount_share",
         "web_sessions_90d",
+        "weekend_order_share",
+        "morning_order_share",
     ],
     "log_features": ["frequency_365d", "monetary_365d", "avg_order_value", "web_sessions_90d"],
     "allow_sensitive_features": False,

@@ -36,15 +36,18 @@ DAYS = 240
 END = date.today() - timedelta(days=1)
 
 # Personas whose planted behaviour shows in the clustering features (clustering.yaml): office
-# regulars buy small in-store baskets often, bargain hunters buy online with discounts, loyalists
-# buy big baskets often. Left out: family shoppers differ mainly by weekday and hour, which no
-# feature carries; newcomers and churners are defined by *when* they bought (the lifecycle
+# regulars buy small in-store baskets often on weekday mornings, bargain hunters buy online with
+# discounts, loyalists buy big baskets often. Left out (the same three as before the timing
+# features, so the figures compare): family shoppers differ mainly by weekday and hour, which
+# weekend_order_share and morning_order_share now carry but which most of them show in one to
+# three orders; newcomers and churners are defined by *when* they bought (the lifecycle
 # segment's job, not a behaviour cluster's); cart abandoners hardly buy, so few are clustered.
 CLUSTERABLE_PERSONAS = ("office_regular", "bargain_hunter", "loyalist")
 PERSONA_ARI_TARGET = 0.8  # issue 6
-# What the default clustering measurably does on this sample (docs/segments.md): far from the
-# target, but clearly more than chance (an ARI of 0), so a broken clustering still fails.
-PERSONA_ARI_FLOOR = 0.15
+# What the default clustering measurably does on this sample (docs/segments.md: 0.43 with the
+# timing features at k 4, 0.28 when a fit lands on k 8; 0.24 before): far from the target, but
+# clearly more than chance (an ARI of 0), so a broken clustering still fails.
+PERSONA_ARI_FLOOR = 0.2
 DAY_OVER_DAY_ARI = 0.9
 
 
@@ -207,8 +210,8 @@ def test_clusters_against_the_planted_personas(sample_runs: SampleRuns) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured ARI vs planted personas is far below 0.8 (docs/segments.md): the features "
-    "of customers with two to four identified orders a year do not separate the personas",
+    reason="measured ARI vs planted personas is far below 0.8 (0.43, docs/segments.md): the "
+    "features of customers with two to four identified orders a year do not separate the personas",
 )
 def test_clusters_recover_the_planted_personas_at_the_target(sample_runs: SampleRuns) -> None:
     chosen = (
