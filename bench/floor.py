@@ -86,8 +86,13 @@ def load(con: duckdb.DuckDBPyConnection, files: dict[str, dict[str, list[Path]]]
             )
             if i == 0:
                 con.execute(f"create or replace table {table} as {select}")
-            else:
-                con.execute(f"insert into {table} by name {select}")
+                continue
+            # a batch may bring a column the earlier ones lacked (a renamed column in one file)
+            known = set(con.table(table).columns)
+            for column in con.sql(select).columns:
+                if column not in known:
+                    con.execute(f'alter table {table} add column "{column}" varchar')
+            con.execute(f"insert into {table} by name {select}")
         rows[table] = con.sql(f"select count(*) from {table}").fetchall()[0][0]
     return rows
 

@@ -206,3 +206,20 @@ def test_markdown_reports_every_run_and_target() -> None:
         assert f"| {name} |" in table
     assert "| code location loads ≤ 5 s (s, median of 3) | 6.00 | missed |" in table
     assert "Pandas peer: not run at this tier" in table
+
+
+def test_floor_loads_a_later_file_with_a_renamed_column(
+    incoming: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one file per read, so the renamed file arrives after the table exists
+    monkeypatch.setattr(floor, "FILES_PER_READ", 1)
+    later = incoming / "crm" / "2025-03-02"
+    later.mkdir(parents=True)
+    (later / "contacts.csv").write_text(
+        "contact_id,email,phone_number,created_at,updated_at\n"
+        "c3,cy@example.com,0123,2025-03-02 00:00:00,2025-03-02 00:00:00\n"
+    )
+
+    result = floor.run_floor(incoming, date(2025, 3, 1), date(2025, 3, 3), tmp_path / "f.duckdb")
+
+    assert result["rows"]["crm_contacts"] == 3
