@@ -39,9 +39,10 @@ END = date.today() - timedelta(days=1)
 # regulars buy small in-store baskets often on weekday mornings, bargain hunters buy online with
 # discounts, loyalists buy big baskets often. Left out (the same three as before the timing
 # features, so the figures compare): family shoppers differ mainly by weekday and hour, which
-# weekend_order_share and morning_order_share now carry but which most of them show in one to
-# three orders; newcomers and churners are defined by *when* they bought (the lifecycle
-# segment's job, not a behaviour cluster's); cart abandoners hardly buy, so few are clustered.
+# weekend_order_share and morning_order_share now carry, but the generator gives them 0.05
+# orders a week (under two in 240 days); newcomers and churners are defined by *when* they
+# bought (the lifecycle segment's job, not a behaviour cluster's); cart abandoners hardly buy,
+# so few are clustered.
 CLUSTERABLE_PERSONAS = ("office_regular", "bargain_hunter", "loyalist")
 PERSONA_ARI_TARGET = 0.8  # issue 6
 # What the default clustering measurably does on this sample (docs/segments.md: 0.43 with the
