@@ -7,18 +7,12 @@ from collections import Counter
 import duckdb
 import polars as pl
 
+from pipelines.publish.config import load_publishing_config
 from pipelines.publish.tables import PUBLISHED_TABLES
 from pipelines.run import landed_days, materialize_history, segment_summary
 
-SEGMENT_TYPES = (
-    "rfm_segment",
-    "frequency_tier",
-    "lifecycle_stage",
-    "web_behaviour",
-    "category_preference",
-    "cluster_name",
-    "predictive_segment",
-)
+# every segment type publishing promises: rule-based, clusters and predictive
+SEGMENT_TYPES = load_publishing_config().segment_types
 RAW_TABLES = ("crm_contacts", "crm_tickets", "pos_order_lines", "web_events")
 
 

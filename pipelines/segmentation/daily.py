@@ -24,7 +24,7 @@ from pipelines.segmentation.config import (
     load_preference_names,
     load_segment_config,
 )
-from pipelines.segmentation.rules import RFM_GRID, rule_based_segments
+from pipelines.segmentation.rules import RFM_GRID, SEGMENT_TYPES, rule_based_segments
 from pipelines.segmentation.stability import RefitDecision, should_refit
 
 SEGMENT_COLUMNS = (
@@ -229,14 +229,7 @@ def segment_profiles(
     cluster_profiles = {p["cluster_name"]: p for p in (model.profiles_ if model else [])}
     rows = []
     total = segments.height
-    for segment_type in (
-        "rfm_segment",
-        "frequency_tier",
-        "lifecycle_stage",
-        "web_behaviour",
-        "category_preference",
-        "cluster_name",
-    ):
+    for segment_type in (*SEGMENT_TYPES, "cluster_name"):
         counts = segments.group_by(segment_type).len("customers").sort("customers", descending=True)
         for segment, count in counts.iter_rows():
             description, rule, means = "", "", None
