@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-
 daily_refresh_job = dg.define_asset_job(
     name="daily_refresh",
     selection=dg.AssetSelection.all(),
