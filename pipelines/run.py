@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 
+from pipelines.publish.tables import table_exists
 from pipelines.settings import PROJECT_ROOT, get_paths
 
 
@@ -66,13 +67,7 @@ def segment_summary() -> str:
         as_of = con.execute("select max(as_of_date) from segments.customer_segments").fetchall()[0][
             0
         ]
-        columns = {
-            row[0]
-            for row in con.sql(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'segments' and table_name = 'customer_segments'"
-            ).fetchall()
-        }
+        columns = set(con.table("segments.customer_segments").columns)
         tables = []
         for column, title in SUMMARY_TYPES:
             if column not in columns:
@@ -123,11 +118,7 @@ def published_state() -> str:
     if not warehouse.exists():
         return "Nothing has been published yet."
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'segments' and table_name = 'publication'"
-        ).fetchall()[0][0]
-        if not exists:
+        if not table_exists(con, "segments.publication"):
             return "Nothing has been published yet."
         as_of, published_at = con.execute(
             "select as_of_date, published_at from segments.publication"
