@@ -25,6 +25,7 @@ from datetime import date, datetime
 
 import duckdb
 
+from pipelines.catalog import table_exists
 from pipelines.publish.config import PublishingConfig
 from pipelines.publish.kpis import write_segment_kpis
 
@@ -75,17 +76,6 @@ class Publication:
     changes: int
     history_rows: int
     predictions: str  # how the predictive columns were filled, in a sentence
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
-    schema, table = qualified_name.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, qualified_name: str) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.catalog import table_exists
 from pipelines.quality.config import FeatureRules, PredictionRules, RawRules, SegmentRules
 from pipelines.quality.results import Outcome
 
@@ -24,16 +25,6 @@ RAW_ENTITIES = {
     "pos_order_lines": ("pos", "order_lines"),
     "web_events": ("web", "events"),
 }
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    # fetchall: DuckDB 2 keeps a partly fetched execute() result open on the connection
-    (found,) = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(found[0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
