@@ -6,7 +6,9 @@ Reads the point-in-time feature history (`marts.customer_features`) and `marts.o
 so loading the code location stays fast.
 """
 
+import math
 import time
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -18,18 +20,50 @@ from pipelines.resources import WAREHOUSE_POOL
 
 PREDICTIONS_TABLE = "candidate.customer_predictions"
 
-# Churn trains only on buyers' rows (frequency > 0); the latest day is read whole because every
-# customer of that day gets a prediction row. Reading the rest would only cost memory.
+# What the models need of the feature history, and no more: every row of the latest as-of date
+# (each of its customers gets a prediction row) and the rows churn can learn from, buyers' rows old
+# enough for their label window to be over. A long history of a large shop holds far more of those
+# than `churn.max_training_rows`, so DuckDB keeps a fixed pseudo-random share of them (by a hash of
+# customer and date, the same rows on every run) instead of handing all of them to Python.
+LATEST_SQL = "select max(as_of_date) from marts.customer_features"
+LABELLED_ROWS_SQL = """
+    select count(*) from marts.customer_features
+    where frequency > 0 and as_of_date <= $last_labelled
+"""
 FEATURES_SQL = """
     select * from marts.customer_features
-    where frequency > 0
-        or as_of_date = (select max(as_of_date) from marts.customer_features)
+    where as_of_date = $latest
+        or (
+            frequency > 0
+            and as_of_date <= $last_labelled
+            and hash(customer_key, as_of_date) % 1000000 < $per_million
+        )
 """
+# One row per customer and purchase day: returns and anonymous orders are no purchases to either
+# model, and both count a day's orders as one purchase.
 ORDERS_SQL = """
-    select customer_key, order_date, is_return, net_revenue
+    select customer_key, cast(order_date as date) as order_date, false as is_return,
+        sum(net_revenue) as net_revenue
     from marts.orders
-    where customer_key is not null
+    where customer_key is not null and not coalesce(is_return, false)
+    group by all
 """
+
+
+def read_model_inputs(con: Any, churn_config: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(feature rows, purchase days) for `customer_predictions`, bounded as described above."""
+    (latest,) = con.execute(LATEST_SQL).fetchall()[0]
+    if latest is None:
+        return con.sql("select * from marts.customer_features limit 0").pl(), pl.DataFrame()
+    last_labelled = latest - timedelta(days=churn_config["horizon_days"])
+    (labelled,) = con.execute(LABELLED_ROWS_SQL, {"last_labelled": last_labelled}).fetchall()[0]
+    wanted = churn_config["max_training_rows"]
+    per_million = 1_000_000 if labelled <= wanted else math.ceil(wanted * 1_000_000 / labelled)
+    features = con.sql(
+        FEATURES_SQL,
+        params={"latest": latest, "last_labelled": last_labelled, "per_million": per_million},
+    ).pl()
+    return features, con.sql(ORDERS_SQL).pl()
 
 
 def _counts(customers: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -104,8 +138,7 @@ def customer_predictions(
 
     config = load_predictive_config()
     with duckdb.get_connection() as con:
-        features_history = con.sql(FEATURES_SQL).pl()
-        orders = con.sql(ORDERS_SQL).pl()
+        features_history, orders = read_model_inputs(con, config["churn"])
     if features_history.is_empty():
         raise dg.Failure(
             description=(
@@ -115,7 +148,7 @@ def customer_predictions(
         )
     context.log.info(
         f"Fitting on {features_history.height} feature rows over "
-        f"{features_history['as_of_date'].n_unique()} as-of dates and {orders.height} orders"
+        f"{features_history['as_of_date'].n_unique()} as-of dates and {orders.height} customer purchase days"
     )
     started = time.perf_counter()
     try:

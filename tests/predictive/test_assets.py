@@ -176,3 +176,49 @@ def test_publication_reads_exactly_the_columns_the_asset_writes_and_waits_for_it
     }
     published = graph.get(dg.AssetKey(["segments", "customer_segments"]))
     assert PREDICTIONS_KEY in published.parent_keys
+
+
+def test_the_models_read_the_latest_day_whole_and_a_bounded_share_of_the_history(
+    tmp_path: Path,
+) -> None:
+    # 600 customers x 20 weekly snapshots; every other customer has bought. With 90-day labels
+    # the 12 snapshots between the latest and 90 days before it teach churn nothing, and the 7
+    # older ones hold 7 x 300 = 2,100 labelled buyer rows: twice the 1,000 of max_training_rows.
+    from pipelines.predictive.assets import read_model_inputs
+
+    dates = [AS_OF - timedelta(weeks=w) for w in range(20)]
+    features = pl.DataFrame(
+        {
+            "customer_key": [f"c{i:03d}" for _ in dates for i in range(600)],
+            "as_of_date": [d for d in dates for _ in range(600)],
+            "frequency": [i % 2 for _ in dates for i in range(600)],
+        }
+    )
+    orders = pl.DataFrame(
+        {
+            "customer_key": ["c001", "c001", "c001", None, "c003"],
+            "order_date": [AS_OF - timedelta(days=d) for d in (10, 10, 3, 3, 5)],
+            "is_return": [False, False, True, False, None],
+            "net_revenue": [12.5, 7.5, -20.0, 9.0, 4.0],
+        }
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    _write_marts(warehouse, features, orders)
+    churn = DEFAULTS["churn"] | {"max_training_rows": 1000}
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows, purchase_days = read_model_inputs(con, churn)
+        again, _ = read_model_inputs(con, churn)
+
+    latest = rows.filter(pl.col("as_of_date") == AS_OF)
+    history = rows.filter(pl.col("as_of_date") < AS_OF)
+    assert latest.height == 600, "every customer of the latest day is scored"
+    assert history["as_of_date"].max() <= AS_OF - timedelta(days=90)
+    assert (history["frequency"] > 0).all(), "never-bought rows have no churn label"
+    assert 800 <= history.height <= 1200, f"{history.height} labelled rows read, about 1,000 wanted"
+    assert rows.sort("customer_key", "as_of_date").equals(again.sort("customer_key", "as_of_date"))
+    # Same-day orders are one purchase; returns and anonymous orders are no purchase.
+    assert sorted(purchase_days.select("customer_key", "net_revenue").rows()) == [
+        ("c001", 20.0),
+        ("c003", 4.0),
+    ]
