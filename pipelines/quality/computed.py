@@ -98,6 +98,42 @@ def judge_days(
     return failures, small_warnings
 
 
+def share_rule_outcomes(
+    expectation: str,
+    severity: str,
+    observed_value: dict[str, Any],
+    judged: tuple[list[str], list[str]],
+    detail: str,
+    small_day_detail: str,
+) -> list[Outcome]:
+    """A share rule judged per day, as two outcomes from `judged` = (failures, small-day warnings).
+
+    `expectation` at `severity` lists the days that fail; `<expectation>_on_a_small_day`, a
+    warning, the small days that fail alone only (see `judge_days`).
+    """
+    failures, small_warnings = judged
+    return [
+        Outcome(
+            expectation=expectation,
+            severity=severity,
+            success=not failures,
+            observed_value=observed_value,
+            unexpected_count=len(failures),
+            unexpected_sample=failures,
+            detail=detail,
+        ),
+        Outcome(
+            expectation=f"{expectation}_on_a_small_day",
+            severity="WARN",
+            success=not small_warnings,
+            observed_value=observed_value,
+            unexpected_count=len(small_warnings),
+            unexpected_sample=small_warnings,
+            detail=small_day_detail,
+        ),
+    ]
+
+
 def raw_volume_outcomes(
     con: duckdb.DuckDBPyConnection, table: str, days: list[date], rules: RawRules
 ) -> list[Outcome]:
@@ -176,9 +212,6 @@ def raw_volume_outcomes(
             return None
         return f"{quarantined:g} of {read:g} rows quarantined"
 
-    over_quarantined, small_over = judge_days(
-        read_per_day, rules, too_many_quarantined, reasons_per_day
-    )
     observed = _last_days(observed)
     history = (
         f"median of the previous {rule.lookback_days} loaded days (at least "
@@ -204,26 +237,16 @@ def raw_volume_outcomes(
             unexpected_sample=dropped,
             detail=f"a day below {rule.drop_ratio_to_median:.0%} of the {history} warns",
         ),
-        Outcome(
-            expectation="quarantined_share_of_rows_read_at_most",
-            severity=rules.quarantine_severity,
-            success=not over_quarantined,
-            observed_value={d: v["quarantined"] for d, v in observed.items()},
-            unexpected_count=len(over_quarantined),
-            unexpected_sample=over_quarantined,
+        *share_rule_outcomes(
+            "quarantined_share_of_rows_read_at_most",
+            rules.quarantine_severity,
+            {d: v["quarantined"] for d, v in observed.items()},
+            judge_days(read_per_day, rules, too_many_quarantined, reasons_per_day),
             detail=(
                 f"{share}; a day of fewer than {rules.min_rows_per_day} rows fails only together "
                 f"with its previous {rules.row_count.lookback_days} loaded days"
             ),
-        ),
-        Outcome(
-            expectation="quarantined_share_of_rows_read_at_most_on_a_small_day",
-            severity="WARN",
-            success=not small_over,
-            observed_value={d: v["quarantined"] for d, v in observed.items()},
-            unexpected_count=len(small_over),
-            unexpected_sample=small_over,
-            detail=(
+            small_day_detail=(
                 f"{share}; a day of fewer than {rules.min_rows_per_day} rows over it, whose "
                 "previous days are fine, only warns (its rows are in raw.quarantine with their "
                 "reason)"
@@ -398,18 +421,14 @@ def order_line_outcomes(
             return f"{totals['returns']:g} of {totals['rows']:g} lines are returns"
         return None
 
-    returns, small_returns = judge_days(returns_per_day, rules, too_many_returns)
     observed = _last_days(observed)
     returns_detail = f"return lines at most {rules.max_return_share:.0%} of a day's lines"
-    returns_observed = {d: v["return_share"] for d, v in observed.items()}
     return [
-        Outcome(
-            expectation="share_of_orders_with_customer_reference_not_dropping",
-            severity=rules.identified_share_severity,
-            success=not unidentified,
-            observed_value={d: v["identified_share"] for d, v in observed.items()},
-            unexpected_count=len(unidentified),
-            unexpected_sample=unidentified,
+        *share_rule_outcomes(
+            "share_of_orders_with_customer_reference_not_dropping",
+            rules.identified_share_severity,
+            {d: v["identified_share"] for d, v in observed.items()},
+            (unidentified, small_unidentified),
             detail=(
                 "orders with a customer_id, loyalty_id, email or phone; fails when the share "
                 f"falls more than {rules.identified_share_max_drop:.0%} points below the median of "
@@ -417,39 +436,23 @@ def order_line_outcomes(
                 "standard errors of chance (binomial at the median share, the tail shared among the days "
                 "judged together)"
             ),
-        ),
-        Outcome(
-            expectation="share_of_orders_with_customer_reference_not_dropping_on_a_small_day",
-            severity="WARN",
-            success=not small_unidentified,
-            observed_value={d: v["identified_share"] for d, v in observed.items()},
-            unexpected_count=len(small_unidentified),
-            unexpected_sample=small_unidentified,
-            detail=(
+            small_day_detail=(
                 f"as above, on a day of fewer than {rules.min_rows_per_day} orders whose previous "
                 f"{rules.row_count.lookback_days} loaded days together keep their references"
             ),
         ),
-        Outcome(
-            expectation="returns_share_plausible",
-            severity=rules.returns_severity,
-            success=not returns,
-            observed_value=returns_observed,
-            unexpected_count=len(returns),
-            unexpected_sample=returns,
+        *share_rule_outcomes(
+            "returns_share_plausible",
+            rules.returns_severity,
+            {d: v["return_share"] for d, v in observed.items()},
+            judge_days(returns_per_day, rules, too_many_returns),
             detail=(
                 f"{returns_detail}; a day of fewer than {rules.min_rows_per_day} lines fails only "
                 f"together with its previous {rules.row_count.lookback_days} loaded days"
             ),
-        ),
-        Outcome(
-            expectation="returns_share_plausible_on_a_small_day",
-            severity="WARN",
-            success=not small_returns,
-            observed_value=returns_observed,
-            unexpected_count=len(small_returns),
-            unexpected_sample=small_returns,
-            detail=f"{returns_detail}, on a day of fewer than {rules.min_rows_per_day} lines",
+            small_day_detail=(
+                f"{returns_detail}, on a day of fewer than {rules.min_rows_per_day} lines"
+            ),
         ),
         Outcome(
             expectation="net_revenue_of_the_day_not_negative",
