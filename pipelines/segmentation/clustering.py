@@ -4,13 +4,14 @@
 `share_<category>` columns from `clustering_frame`), log-transforms skewed columns, scales them
 robustly, picks k by silhouette and resampling stability, and explains every cluster with a
 profile, a short human name and rules a person can read. Fitted models are saved and loaded
-with their version, so customers who appear later are assigned without refitting.
+with their version, so customers who appear later are assigned without refitting; every save is
+a new version, so a second fit on the same day does not overwrite the first.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ import numpy as np
 import polars as pl
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.preprocessing import RobustScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from pipelines.segmentation.config import config_hash, load_clustering_config
@@ -75,6 +75,33 @@ def clustering_frame(
     )
 
 
+class FlooredRobustScaler:
+    """Robust scaling with a floor: (x - median) / max(IQR, `min_share_of_range` x range).
+
+    Plain robust scaling divides by the interquartile range. A column that is zero for most
+    customers (the discount share) has a tiny one, so its few non-zero values end up many units
+    away and that one column decides the groups alone. The floor caps how far any column can
+    spread: no column spans more than 1 / `min_share_of_range` scaled units. 0 turns it off
+    (plain robust scaling). A column with neither spread keeps scale 1.
+    """
+
+    def __init__(self, min_share_of_range: float = 0.25) -> None:
+        self.min_share_of_range = min_share_of_range
+
+    def fit(self, values: np.ndarray) -> FlooredRobustScaler:
+        low, self.center_, high = np.percentile(values, [25, 50, 75], axis=0)
+        spread = values.max(axis=0) - values.min(axis=0)
+        scale = np.maximum(high - low, self.min_share_of_range * spread)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.center_) / self.scale_
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        return values * self.scale_ + self.center_
+
+
 class CustomerClusterer:
     """Groups customers on configured features; scikit-learn conventions (fit/predict/transform,
     learned state in attributes ending in `_`). `predict` returns stable public cluster ids."""
@@ -83,6 +110,7 @@ class CustomerClusterer:
         self,
         features: list[str],
         log_features: list[str] | tuple[str, ...] = (),
+        min_scale_share_of_range: float = 0.25,
         k_min: int = 3,
         k_max: int = 10,
         n_clusters: int | None = None,
@@ -102,6 +130,7 @@ class CustomerClusterer:
     ) -> None:
         self.features = features
         self.log_features = log_features
+        self.min_scale_share_of_range = min_scale_share_of_range
         self.k_min = k_min
         self.k_max = k_max
         self.n_clusters = n_clusters
@@ -204,7 +233,7 @@ class CustomerClusterer:
         medians = np.nanmedian(raw, axis=0)
         self.fill_values_ = np.where(np.isnan(medians), 0.0, medians)
         logged = self._logged(self._impute(raw))
-        self.scaler_ = RobustScaler().fit(logged)
+        self.scaler_ = FlooredRobustScaler(self.min_scale_share_of_range).fit(logged)
         matrix = self.scaler_.transform(logged)
         rng = np.random.default_rng(self.random_state)
         if self.n_clusters is not None:
@@ -454,10 +483,30 @@ class CustomerClusterer:
     # ---------- saving
 
     def save(self, folder: Path | str) -> Path:
-        """Writes `<folder>/customer-clusterer-<version>.joblib` and a `.json` with its metadata."""
+        """Writes `<folder>/customer-clusterer-<version>.joblib` and a `.json` with its metadata.
+
+        Every save is its own version: when a model of the same fit date, settings and k is
+        already there (a forced refit on the same day), this one gets the next `-fit<n>` suffix
+        and the earlier file is kept. The metadata records when the model was saved."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{MODEL_PREFIX}{self.meta_['model_version']}.joblib"
+        base = self.meta_.get("base_version", self.meta_["model_version"])
+        version, fit_number = base, 1
+        while True:
+            path = folder / f"{MODEL_PREFIX}{version}.joblib"
+            try:
+                # "x": claim the name; another process saving at the same moment gets the next one
+                path.with_suffix(".json").open("x").close()
+                break
+            except FileExistsError:
+                fit_number += 1
+                version = f"{base}-fit{fit_number}"
+        self.meta_ = {
+            **self.meta_,
+            "model_version": version,
+            "base_version": base,
+            "saved_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
         joblib.dump(self, path)
         path.with_suffix(".json").write_text(json.dumps(self.meta_, indent=2))
         return path
@@ -551,14 +600,23 @@ def load_clusterer(path: Path | str) -> CustomerClusterer:
 
 
 def latest_model_path(folder: Path | str) -> Path | None:
-    """The most recently fitted model saved under `folder`, or None."""
+    """The model of the latest fit date saved under `folder`; of several fits of that date, the
+    last saved. None when there is none."""
     metas = []
     for meta_path in Path(folder).glob(f"{MODEL_PREFIX}*.json"):
-        meta = json.loads(meta_path.read_text())
-        metas.append((meta["fit_date"], meta_path.stat().st_mtime, meta_path))
+        text = meta_path.read_text()
+        if not text:
+            # claimed by a save that has not written its metadata yet
+            continue
+        meta = json.loads(text)
+        # models saved before `saved_at` was recorded: the file's modification time
+        saved_at = meta.get("saved_at") or datetime.fromtimestamp(
+            meta_path.stat().st_mtime, UTC
+        ).isoformat(timespec="microseconds")
+        metas.append((meta["fit_date"], saved_at, meta_path.name, meta_path))
     if not metas:
         return None
-    return max(metas)[2].with_suffix(".joblib")
+    return max(metas)[3].with_suffix(".joblib")
 
 
 def cluster_labels(

@@ -51,6 +51,7 @@ CLUSTERING_DEFAULTS: dict[str, Any] = {
     ],
     "log_features": ["frequency_365d", "monetary_365d", "avg_order_value", "web_sessions_90d"],
     "allow_sensitive_features": False,
+    "min_scale_share_of_range": 0.25,
     "k_min": 3,
     "k_max": 10,
     "silhouette_sample_size": 2000,
@@ -196,6 +197,7 @@ def load_clustering_config(path: Path | str = CLUSTERING_PATH) -> dict[str, Any]
         raise SegmentConfigError(
             f"{path}: key 'k_min' expected at most k_max ({config['k_max']}), found {config['k_min']}"
         )
+    _number(path, "min_scale_share_of_range", config["min_scale_share_of_range"], 0, 1)
     _number(path, "n_init", config["n_init"], 1)
     _number(path, "stability_bootstraps", config["stability_bootstraps"], 2)
     _number(path, "stability_sample_share", config["stability_sample_share"], 0.1, 1)

@@ -116,6 +116,59 @@ def test_save_and_load_round_trip_predicts_identically(tmp_path, customers, fitt
     assert loaded.cluster_names_ == fitted.cluster_names_
 
 
+def test_a_second_fit_on_the_same_day_is_a_new_version_and_keeps_the_first(
+    tmp_path, customers
+) -> None:
+    # A forced refit on the day of the last fit: same date, settings and k, so the same base
+    # version. Both files stay; the newest is the one the pipeline loads next.
+    folder = tmp_path / "models"
+    first = make_clusterer().fit(customers, as_of_date=AS_OF)
+    first_path = first.save(folder)
+    second = make_clusterer().fit(customers, as_of_date=AS_OF, previous=first)
+    second_path = second.save(folder)
+    print(f"\nsame-day fits saved as {first_path.name} and {second_path.name}")
+    assert second_path != first_path
+    assert second.meta_["model_version"] != first.meta_["model_version"]
+    assert second.meta_["previous_version"] == first.meta_["model_version"]
+    assert sorted(p.name for p in folder.glob("*.joblib")) == sorted(
+        [first_path.name, second_path.name]
+    )
+    assert load_clusterer(first_path).meta_["model_version"] == first.meta_["model_version"]
+    assert latest_model_path(folder) == second_path
+    third_path = make_clusterer().fit(customers, as_of_date=AS_OF, previous=second).save(folder)
+    assert latest_model_path(folder) == third_path
+    assert len(list(folder.glob("*.json"))) == 3
+    # a later fit date wins over a later save of an earlier date (a backfill)
+    later = make_clusterer().fit(customers, as_of_date=AS_OF + timedelta(days=1)).save(folder)
+    make_clusterer().fit(customers, as_of_date=AS_OF).save(folder)
+    assert latest_model_path(folder) == later
+
+
+def test_a_mostly_zero_column_does_not_decide_the_groups_alone(customers) -> None:
+    # A voucher share that is zero for 74% of customers and unrelated to the groups: its
+    # interquartile range is tiny, so plain robust scaling spreads its few non-zero values over
+    # many units and the groups split on it alone (as the discount share did on the sample).
+    rng = np.random.default_rng(3)
+    voucher = np.where(
+        rng.random(customers.height) < 0.74, 0.0, rng.uniform(0, 0.4, customers.height)
+    )
+    with_voucher = customers.with_columns(voucher_share=pl.Series(voucher))
+    features = [*FEATURES, "voucher_share"]
+    floored = make_clusterer(features=features).fit(with_voucher)
+    plain = make_clusterer(features=features, min_scale_share_of_range=0).fit(with_voucher)
+    floored_ari = adjusted_rand_score(with_voucher["truth"], floored.predict(with_voucher))
+    plain_ari = adjusted_rand_score(with_voucher["truth"], plain.predict(with_voucher))
+    print(
+        f"\nplanted groups with a mostly-zero column: ARI {floored_ari:.3f} with the scale floor, "
+        f"{plain_ari:.3f} with plain robust scaling"
+    )
+    assert floored_ari >= 0.6
+    assert plain_ari < 0.2
+    # no column spreads over more than 1 / 0.25 = 4 scaled units
+    spread = np.ptp(floored.transform(with_voucher), axis=0)
+    assert spread.max() <= 4 + 1e-9
+
+
 def test_customers_who_appear_after_the_fit_are_assigned_without_refit(fitted) -> None:
     newcomers = planted_customers(rows=80, seed=99).with_columns(
         customer_key=pl.format("new-{}", pl.col("customer_key")),

@@ -60,6 +60,10 @@ def test_segment_file_errors_name_file_key_and_value(tmp_path, text: str, messag
         ("k_min: 6\nk_max: 4\n", "key 'k_min' expected at most k_max (4), found 6"),
         ("k_max: 4.5\n", "key 'k_max' expected a whole number, found 4.5"),
         ("min_stability_ari: 2\n", "expected at least 0 and at most 1, found 2"),
+        (
+            "min_scale_share_of_range: 1.5\n",
+            "key 'min_scale_share_of_range' expected at least 0 and at most 1, found 1.5",
+        ),
     ],
 )
 def test_clustering_file_errors_name_file_key_and_value(tmp_path, text: str, message: str) -> None:

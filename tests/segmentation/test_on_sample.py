@@ -45,10 +45,11 @@ END = date.today() - timedelta(days=1)
 # so few are clustered.
 CLUSTERABLE_PERSONAS = ("office_regular", "bargain_hunter", "loyalist")
 PERSONA_ARI_TARGET = 0.8  # issue 6
-# What the default clustering measurably does on this sample (docs/segments.md: 0.43 with the
-# timing features at k 4, 0.28 when a fit lands on k 8; 0.24 before): far from the target, but
-# clearly more than chance (an ARI of 0), so a broken clustering still fails.
-PERSONA_ARI_FLOOR = 0.2
+# What the default clustering measurably does on this sample (docs/segments.md, 2026-11-30: 0.49
+# at k 5 with the scale floor; 0.43 at k 4 before it). A fit of this sample's latest day gave at
+# least 0.32 at every k from 3 to 10, so the floor is 0.3: far from the target, but clearly more
+# than chance (an ARI of 0), so a broken clustering still fails.
+PERSONA_ARI_FLOOR = 0.3
 DAY_OVER_DAY_ARI = 0.9
 
 
@@ -211,8 +212,9 @@ def test_clusters_against_the_planted_personas(sample_runs: SampleRuns) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured ARI vs planted personas is far below 0.8 (0.43, docs/segments.md): the "
-    "features of customers with two to four identified orders a year do not separate the personas",
+    reason="measured ARI vs planted personas is below 0.8 (0.49 on this sample, 0.54 to 0.62 on "
+    "five other generator seeds; docs/segments.md, 2026-11-30): the features of customers with "
+    "two to four identified orders a year do not separate the personas",
 )
 def test_clusters_recover_the_planted_personas_at_the_target(sample_runs: SampleRuns) -> None:
     chosen = (
