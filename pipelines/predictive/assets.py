@@ -2,23 +2,27 @@
 
 Reads the point-in-time feature history (`marts.customer_features`) and `marts.orders`, calls
 `customer_predictions()` and writes `candidate.customer_predictions`, which publication joins into
-`segments.customer_segments`. The models (scipy, scikit-learn) are imported when the asset runs,
+`segments.customer_segments`. The churn model is trained every `churn.refit_every_days` and saved
+under `<data>/models/predictive`; the runs in between read only the latest as-of date. The models (scipy, scikit-learn) are imported when the asset runs,
 so loading the code location stays fast.
 """
 
 import math
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipelines.metadata import markdown_table
 from pipelines.resources import WAREHOUSE_POOL
+from pipelines.settings import get_paths
 
 PREDICTIONS_TABLE = "candidate.customer_predictions"
+MODEL_SUBFOLDER = "predictive"
 
 # What the models need of the feature history, and no more: every row of the latest as-of date
 # (each of its customers gets a prediction row) and the rows churn can learn from, buyers' rows old
@@ -50,15 +54,17 @@ ORDERS_SQL = """
 """
 
 
-def read_model_inputs(con: Any, churn_config: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(feature rows, purchase days) for `customer_predictions`, bounded as described above."""
-    (latest,) = con.execute(LATEST_SQL).fetchall()[0]
-    if latest is None:
-        return con.sql("select * from marts.customer_features limit 0").pl(), pl.DataFrame()
+def read_model_inputs(
+    con: Any, latest: date, churn_config: dict[str, Any], training: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(feature rows, purchase days) for `customer_predictions`: the latest as-of date, and when
+    the churn model is `training`, the bounded share of the labelled history described above."""
     last_labelled = latest - timedelta(days=churn_config["horizon_days"])
-    (labelled,) = con.execute(LABELLED_ROWS_SQL, {"last_labelled": last_labelled}).fetchall()[0]
-    wanted = churn_config["max_training_rows"]
-    per_million = 1_000_000 if labelled <= wanted else math.ceil(wanted * 1_000_000 / labelled)
+    per_million = 0
+    if training:
+        (labelled,) = con.execute(LABELLED_ROWS_SQL, {"last_labelled": last_labelled}).fetchall()[0]
+        wanted = churn_config["max_training_rows"]
+        per_million = 1_000_000 if labelled <= wanted else math.ceil(wanted * 1e6 / labelled)
     features = con.sql(
         FEATURES_SQL,
         params={"latest": latest, "last_labelled": last_labelled, "per_million": per_million},
@@ -120,6 +126,16 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     return metadata
 
 
+class PredictionsConfig(dg.Config):
+    """Run config of the predictive step (Launchpad: ops.candidate__customer_predictions.config)."""
+
+    force_refit: bool = Field(
+        default=False,
+        description="Train the churn model today even if the saved one is not due "
+        "(churn.refit_every_days). CLV is fitted on every run anyway.",
+    )
+
+
 @dg.asset(
     key=["candidate", "customer_predictions"],
     deps=[dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["marts", "orders"])],
@@ -128,41 +144,79 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     kinds={"duckdb", "scikit-learn"},
 )
 def customer_predictions(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: PredictionsConfig, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     """One row per customer of the latest as-of date: expected purchases, p_alive, 12-month CLV,
-    value tier, churn probability and band, predictive segment."""
+    value tier, churn probability and band, predictive segment.
+
+    CLV is fitted on every run. The churn model is trained on the feature history every
+    `churn.refit_every_days` (or when its settings or the features' columns change) and saved
+    under the models folder; the days in between it scores the latest as-of date only."""
     from pipelines.predictive.clv import ModelFitError
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import customer_predictions as predict
+    from pipelines.predictive.store import latest_churn_model, load_churn_model, save_churn_model
+    from pipelines.segmentation.stability import RefitDecision, should_refit
 
-    config = load_predictive_config()
+    settings = load_predictive_config()
+    churn_settings = settings["churn"]
+    model_folder = get_paths().models / MODEL_SUBFOLDER
     with duckdb.get_connection() as con:
-        features_history, orders = read_model_inputs(con, config["churn"])
-    if features_history.is_empty():
+        (latest,) = con.execute(LATEST_SQL).fetchall()[0]
+    if latest is None:
+        # raised outside the connection's block: a failure must not keep the warehouse open
         raise dg.Failure(
             description=(
                 "marts.customer_features is empty: no customer to predict for "
                 "(materialize the transform assets first)"
             )
         )
+    saved = latest_churn_model(model_folder)
+    decision = should_refit(saved[1] if saved else None, latest, churn_settings, "churn")
+    if config.force_refit and not decision:
+        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+    churn_model = load_churn_model(saved[0]) if saved and not decision else None
+    with duckdb.get_connection() as con:
+        features, orders = read_model_inputs(con, latest, churn_settings, churn_model is None)
+        missing = churn_model.missing_columns(features) if churn_model else []
+        if missing:
+            decision = RefitDecision(True, f"the saved model reads columns now gone: {missing}")
+            churn_model = None
+            features, orders = read_model_inputs(con, latest, churn_settings, True)
     context.log.info(
-        f"Fitting on {features_history.height} feature rows over "
-        f"{features_history['as_of_date'].n_unique()} as-of dates and {orders.height} customer purchase days"
+        f"Churn model: {'train' if churn_model is None else 'saved one'} ({decision.reason}); "
+        f"{features.height} feature rows over {features['as_of_date'].n_unique()} as-of dates "
+        f"and {orders.height} customer purchase days read"
     )
     started = time.perf_counter()
     try:
-        predictions = predict(features_history, orders, config)
+        predictions = predict(features, orders, settings, churn_model)
     except ModelFitError as error:
         # The library's message names the model, the optimizer's verdict and the data.
         raise dg.Failure(
             description=f"{PREDICTIONS_TABLE} not written: {error}",
-            metadata={"as_of_date": str(features_history["as_of_date"].max())},
+            metadata={"as_of_date": str(latest)},
         ) from error
     context.log.info(f"Models fitted and customers scored in {time.perf_counter() - started:.1f} s")
+    metadata = prediction_metadata(predictions, context)
+    metadata["feature_rows_read"] = features.height
+    trained = predictions.churn_model
+    metadata["churn_model"] = (
+        f"trained on this run: {decision.reason}"
+        if churn_model is None
+        else f"saved model used: {decision.reason}"
+    )
+    if trained is not None and trained.trained_as_of is not None:
+        metadata["churn_model_trained_as_of"] = str(trained.trained_as_of)
+        path = (
+            save_churn_model(trained, model_folder, churn_settings)
+            if churn_model is None
+            else saved[0]
+        )
+        metadata["churn_model_path"] = dg.MetadataValue.path(str(path))
     customers = predictions.customers
     with duckdb.get_connection() as con:
         con.sql("create schema if not exists candidate")
         con.register("predictions", customers.to_arrow())
         con.sql(f"create or replace table {PREDICTIONS_TABLE} as select * from predictions")
-    return dg.MaterializeResult(metadata=prediction_metadata(predictions, context))
+    return dg.MaterializeResult(metadata=metadata)

@@ -8,7 +8,7 @@ or after as_of_date, the first day those features cannot see.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,46 @@ def _matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 @dataclass
+class ChurnModel:
+    """A trained churn classifier (None when there was nothing to learn from, `validation` says
+    why), the feature columns it reads, its time-based validation and the as-of date it was
+    trained for. Saved and reused between refits (`pipelines.predictive.store`)."""
+
+    classifier: HistGradientBoostingClassifier | None
+    columns: list[str]
+    validation: dict[str, Any]
+    calibration: pl.DataFrame | None
+    trained_as_of: date | None = None
+
+    def missing_columns(self, features: pl.DataFrame) -> list[str]:
+        return [c for c in self.columns if c not in features.columns]
+
+    def score(self, features: pl.DataFrame, config: dict[str, Any]) -> pl.DataFrame:
+        """(customer_key, as_of_date, churn_probability, churn_risk_band) for the buyers
+        (frequency > 0) of the latest as-of date of `features`; null without a classifier."""
+        latest = features.filter(
+            (pl.col("as_of_date") == features["as_of_date"].max()) & (pl.col("frequency") > 0)
+        )
+        if self.classifier is None:
+            return latest.select(KEYS).with_columns(
+                churn_probability=pl.lit(None, pl.Float64), churn_risk_band=pl.lit(None, pl.String)
+            )
+        probability = self.classifier.predict_proba(_matrix(latest, self.columns))[:, 1]
+        bands = config["risk_bands"]
+        return (
+            latest.select(KEYS)
+            .with_columns(
+                churn_probability=pl.Series(probability if len(latest) else [], dtype=pl.Float64)
+            )
+            .with_columns(
+                churn_risk_band=risk_band(
+                    pl.col("churn_probability"), bands["medium_from"], bands["high_from"]
+                )
+            )
+        )
+
+
+@dataclass
 class ChurnResult:
     scores: pl.DataFrame
     validation: dict[str, Any] = field(default_factory=dict)
@@ -123,10 +163,10 @@ def _classifier(config: dict[str, Any]) -> HistGradientBoostingClassifier:
     )
 
 
-def fit_churn_model(
+def train_churn_model(
     features_history: pl.DataFrame, orders: pl.DataFrame, config: dict[str, Any]
-) -> ChurnResult:
-    """Validate on the latest labelled as-of date, refit on all labels, score the latest as-of date.
+) -> ChurnModel:
+    """Validate on the latest labelled as-of date, then refit on all labels.
 
     `config` is the `churn` section of predictive.yaml. Validation trains only on as-of dates whose
     label window ends by the validation date, so no training label sees the validation period.
@@ -135,20 +175,15 @@ def fit_churn_model(
     columns = feature_columns(features_history, config["exclude_features"])
     training = build_training_frame(features_history, orders, horizon)
     dates = training["as_of_date"].unique().sort()
-    latest = features_history.filter(
-        (pl.col("as_of_date") == features_history["as_of_date"].max()) & (pl.col("frequency") > 0)
-    )
+    trained_as_of = features_history["as_of_date"].max()
     if len(dates) == 0 or training[LABEL].n_unique() < 2:
         # A young history (shorter than the horizon) is no failure: no risk yet, and it says why.
         reason = (
             f"not trained: needs labelled rows of both kinds, found {len(training)} labelled rows "
             f"over {len(dates)} as-of dates at least {horizon} days before the latest as-of date "
-            f"{features_history['as_of_date'].max()}"
+            f"{trained_as_of}"
         )
-        scores = latest.select(KEYS).with_columns(
-            churn_probability=pl.lit(None, pl.Float64), churn_risk_band=pl.lit(None, pl.String)
-        )
-        return ChurnResult(scores, {"skipped": reason, "horizon_days": horizon}, None, columns)
+        return ChurnModel(None, columns, {"skipped": reason, "horizon_days": horizon}, None)
     validation_date = dates[-1]
     train = training.filter(pl.col("as_of_date") <= validation_date - timedelta(days=horizon))
     validate = training.filter(pl.col("as_of_date") == validation_date)
@@ -177,19 +212,17 @@ def fit_churn_model(
         )
     training = _at_most(training, config["max_training_rows"], config["random_state"])
     model = _classifier(config).fit(_matrix(training, columns), training[LABEL].to_numpy())
-    bands = config["risk_bands"]
-    scores = latest.select(KEYS).with_columns(
-        churn_probability=pl.Series(
-            model.predict_proba(_matrix(latest, columns))[:, 1] if len(latest) else [],
-            dtype=pl.Float64,
-        )
+    return ChurnModel(model, columns, validation, calibration, trained_as_of)
+
+
+def fit_churn_model(
+    features_history: pl.DataFrame, orders: pl.DataFrame, config: dict[str, Any]
+) -> ChurnResult:
+    """`train_churn_model`, then score the buyers of the latest as-of date."""
+    model = train_churn_model(features_history, orders, config)
+    return ChurnResult(
+        model.score(features_history, config), model.validation, model.calibration, model.columns
     )
-    scores = scores.with_columns(
-        churn_risk_band=risk_band(
-            pl.col("churn_probability"), bands["medium_from"], bands["high_from"]
-        )
-    )
-    return ChurnResult(scores, validation, calibration, columns)
 
 
 def churn_scores(

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
         "risk_bands": {"medium_from": 0.4, "high_from": 0.7},
         "exclude_features": ["first_order_at", "last_order_at", "top_category"],
         "max_training_rows": 500_000,
+        # Train on the history this often; the runs in between score with the saved model.
+        "refit_every_days": 7,
         "max_iter": 50,
         "learning_rate": 0.05,
         "random_state": 0,
@@ -88,6 +90,7 @@ def validate(config: dict[str, Any], path: Path) -> dict[str, Any]:
     _number(config, path, "clv.min_repeat_customers", 2, 10_000_000)
     _number(config, path, "churn.horizon_days", 1, 730)
     _number(config, path, "churn.max_training_rows", 1000, 100_000_000)
+    _number(config, path, "churn.refit_every_days", 1, 365)
     _number(config, path, "churn.risk_bands.medium_from", 0, 1)
     _number(config, path, "churn.risk_bands.high_from", 0, 1)
     _number(config, path, "segments.likely_lost.max_p_alive", 0, 1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.predictive.churn import fit_churn_model
+from pipelines.predictive.churn import ChurnModel, train_churn_model
 from pipelines.predictive.clv import clv_predictions, purchase_summary, repeat_customers
 from pipelines.predictive.segments import predictive_segment
 
@@ -38,14 +38,20 @@ class Predictions:
     churn_validation: dict[str, Any] = field(default_factory=dict)
     calibration: pl.DataFrame | None = None
     clv_skipped: str | None = None
+    churn_model: ChurnModel | None = None
 
 
 def customer_predictions(
-    features_history: pl.DataFrame, orders: pl.DataFrame, config: dict[str, Any]
+    features_history: pl.DataFrame,
+    orders: pl.DataFrame,
+    config: dict[str, Any],
+    churn_model: ChurnModel | None = None,
 ) -> Predictions:
     """Predictions for every customer of the latest as-of date of `features_history`.
 
-    CLV uses orders strictly before that date; churn uses the feature history and its labels.
+    CLV is fitted on orders strictly before that date (a quick fit: one row per distinct purchase
+    history). Churn is trained on the feature history and its labels, unless a trained
+    `churn_model` is given: then the history needs only the latest as-of date, which it scores.
     Customers who never bought get nulls and the `no_purchase_label` segment. With fewer than
     `clv.min_repeat_customers` repeat customers no CLV model is fitted: the CLV columns are null
     for everyone and `clv_skipped` says why.
@@ -80,12 +86,14 @@ def customer_predictions(
             **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
             **{f"gamma_gamma_{k}": v for k, v in gamma_gamma.params_.items()},
         }
-    churn = fit_churn_model(features_history, orders, config["churn"])
+    if churn_model is None:
+        churn_model = train_churn_model(features_history, orders, config["churn"])
+    scores = churn_model.score(features_history, config["churn"])
     customers = (
         features_history.filter(pl.col("as_of_date") == as_of_date)
         .select("customer_key", "as_of_date")
         .join(clv, on="customer_key", how="left")
-        .join(churn.scores.drop("as_of_date"), on="customer_key", how="left")
+        .join(scores.drop("as_of_date"), on="customer_key", how="left")
     )
     customers = customers.with_columns(
         predictive_segment=predictive_segment(customers, as_of_date, config["segments"])
@@ -93,7 +101,8 @@ def customer_predictions(
     return Predictions(
         customers.select(PREDICTION_COLUMNS),
         clv_parameters,
-        churn.validation,
-        churn.calibration,
+        churn_model.validation,
+        churn_model.calibration,
         clv_skipped,
+        churn_model,
     )

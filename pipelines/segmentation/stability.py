@@ -42,14 +42,18 @@ class RefitDecision:
 
 
 def should_refit(
-    previous_model_meta: dict[str, Any] | None, as_of_date: date, config: dict[str, Any]
+    previous_model_meta: dict[str, Any] | None,
+    as_of_date: date,
+    config: dict[str, Any],
+    settings: str = "clustering",
 ) -> RefitDecision:
-    """Refit when there is no model, when the clustering settings changed, or when the saved
-    model is `refit_every_days` old; otherwise assign customers with the saved model."""
+    """Refit when there is no model, when the settings (`config`, named `settings` in the
+    reason) changed, or when the saved model is `refit_every_days` old; otherwise use the saved
+    model. The predictive stage decides its churn refits with this too."""
     if previous_model_meta is None:
         return RefitDecision(True, "no saved model yet")
     if previous_model_meta.get("config_hash") != config_hash(config):
-        return RefitDecision(True, "clustering settings changed since the saved model")
+        return RefitDecision(True, f"{settings} settings changed since the saved model")
     fit_date = date.fromisoformat(str(previous_model_meta["fit_date"]))
     age = (as_of_date - fit_date).days
     if age < 0:
@@ -58,4 +62,6 @@ def should_refit(
         return RefitDecision(
             True, f"saved model is {age} days old (refit every {config['refit_every_days']})"
         )
-    return RefitDecision(False, f"saved model is {age} days old: assign only")
+    return RefitDecision(
+        False, f"saved model is {age} days old (refit every {config['refit_every_days']})"
+    )

@@ -75,13 +75,15 @@ def test_a_young_shop_gets_one_row_per_customer_and_is_told_why_models_wait(
 AS_OF = date(2026, 3, 2)
 
 
-def _write_marts(warehouse: Path, features: pl.DataFrame, orders: pl.DataFrame) -> None:
+def write_marts(warehouse: Path, features: pl.DataFrame, orders: pl.DataFrame) -> Path:
+    """(Re)write the two marts the asset reads; returns `warehouse`."""
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema marts")
+        con.execute("create schema if not exists marts")
         con.register("features", features.to_arrow())
         con.register("orders", orders.to_arrow())
-        con.execute("create table marts.customer_features as select * from features")
-        con.execute("create table marts.orders as select * from orders")
+        con.execute("create or replace table marts.customer_features as select * from features")
+        con.execute("create or replace table marts.orders as select * from orders")
+    return warehouse
 
 
 def _materialize(warehouse: Path) -> dg.ExecuteInProcessResult:
@@ -131,7 +133,7 @@ def test_a_fit_that_fails_fails_the_asset_with_the_models_reason(tmp_path: Path)
     with pytest.raises(ModelFitError, match="Gamma-Gamma") as expected:
         predict(features, orders, DEFAULTS)
     warehouse = tmp_path / "warehouse.duckdb"
-    _write_marts(warehouse, features, orders)
+    write_marts(warehouse, features, orders)
 
     message = _failure(_materialize(warehouse))
 
@@ -141,7 +143,7 @@ def test_a_fit_that_fails_fails_the_asset_with_the_models_reason(tmp_path: Path)
 
 def test_an_empty_feature_history_fails_and_says_what_to_run(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    _write_marts(
+    write_marts(
         warehouse,
         pl.DataFrame(
             schema={"customer_key": pl.String, "as_of_date": pl.Date, "frequency": pl.Int64}
@@ -203,12 +205,13 @@ def test_the_models_read_the_latest_day_whole_and_a_bounded_share_of_the_history
         }
     )
     warehouse = tmp_path / "warehouse.duckdb"
-    _write_marts(warehouse, features, orders)
+    write_marts(warehouse, features, orders)
     churn = DEFAULTS["churn"] | {"max_training_rows": 1000}
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows, purchase_days = read_model_inputs(con, churn)
-        again, _ = read_model_inputs(con, churn)
+        rows, purchase_days = read_model_inputs(con, AS_OF, churn, training=True)
+        again, _ = read_model_inputs(con, AS_OF, churn, training=True)
+        scoring_only, _ = read_model_inputs(con, AS_OF, churn, training=False)
 
     latest = rows.filter(pl.col("as_of_date") == AS_OF)
     history = rows.filter(pl.col("as_of_date") < AS_OF)
@@ -217,6 +220,7 @@ def test_the_models_read_the_latest_day_whole_and_a_bounded_share_of_the_history
     assert (history["frequency"] > 0).all(), "never-bought rows have no churn label"
     assert 800 <= history.height <= 1200, f"{history.height} labelled rows read, about 1,000 wanted"
     assert rows.sort("customer_key", "as_of_date").equals(again.sort("customer_key", "as_of_date"))
+    assert scoring_only.sort("customer_key").equals(latest.sort("customer_key"))
     # Same-day orders are one purchase; returns and anonymous orders are no purchase.
     assert sorted(purchase_days.select("customer_key", "net_revenue").rows()) == [
         ("c001", 20.0),

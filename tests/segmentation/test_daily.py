@@ -135,7 +135,7 @@ def test_a_requested_refit_runs_before_the_model_is_due_and_keeps_ids(tmp_path) 
     assert requested.refit.refit
     assert (
         requested.refit.reason
-        == "refit requested; otherwise saved model is 1 days old: assign only"
+        == "refit requested; otherwise saved model is 1 days old (refit every 7)"
     )
     assert requested.model_path != first.model_path
     assert requested.model.meta_["previous_version"] == first.model.meta_["model_version"]

@@ -1,0 +1,121 @@
+"""The churn model's cadence through the asset: trained once, saved, reused until it is due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from pipelines.predictive.assets import (
+    MODEL_SUBFOLDER,
+    PREDICTIONS_TABLE,
+    PredictionsConfig,
+    customer_predictions,
+)
+from pipelines.predictive.store import PREFIX, latest_churn_model, load_churn_model
+from pipelines.settings import get_paths
+from tests.predictive.test_assets import write_marts
+from tests.predictive.test_churn import _features_history, _orders
+
+KEY = dg.AssetKey(["candidate", "customer_predictions"])
+
+
+@pytest.fixture(scope="module")
+def history() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """300 customers' weekly snapshots over 420 days, with the orders behind them."""
+    orders = _orders()
+    return _features_history(orders), orders
+
+
+def _run(warehouse: Path, force_refit: bool = False) -> tuple[dict, pl.DataFrame]:
+    result = dg.materialize(
+        [customer_predictions],
+        resources={"duckdb": DuckDBResource(database=str(warehouse))},
+        run_config=dg.RunConfig(
+            {"candidate__customer_predictions": PredictionsConfig(force_refit=force_refit)}
+        ),
+    )
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == KEY]
+    metadata = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        predictions = con.sql(f"select * from {PREDICTIONS_TABLE}").pl()
+    return metadata, predictions
+
+
+def _next_day(features: pl.DataFrame, days: int) -> pl.DataFrame:
+    """The history plus a snapshot `days` after its latest one (the latest rows, re-dated)."""
+    latest = features["as_of_date"].max()
+    extra = features.filter(pl.col("as_of_date") == latest).with_columns(
+        as_of_date=pl.lit(latest + timedelta(days=days))
+    )
+    return pl.concat([features, extra])
+
+
+def test_the_churn_model_is_trained_weekly_and_scores_the_days_between(
+    history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    features, orders = history
+    warehouse = tmp_path / "warehouse.duckdb"
+    folder = get_paths().models / MODEL_SUBFOLDER
+
+    first, _ = _run(write_marts(warehouse, features, orders))
+    assert first["churn_model"] == "trained on this run: no saved model yet"
+    assert first["churn_model_trained_as_of"] == str(features["as_of_date"].max())
+    assert first["feature_rows_read"] > features["customer_key"].n_unique()
+    saved = latest_churn_model(folder)
+    assert saved is not None and Path(first["churn_model_path"]) == saved[0]
+
+    # Three days later the saved model scores the latest day; nothing else is read.
+    three_days_on = _next_day(features, 3)
+    second, predictions = _run(write_marts(warehouse, three_days_on, orders))
+    assert second["churn_model"] == "saved model used: saved model is 3 days old (refit every 7)"
+    assert second["churn_model_trained_as_of"] == first["churn_model_trained_as_of"]
+    assert second["churn_roc_auc"] == first["churn_roc_auc"]
+    latest = three_days_on.filter(pl.col("as_of_date") == three_days_on["as_of_date"].max())
+    assert second["feature_rows_read"] == latest.height
+    expected = load_churn_model(saved[0]).score(latest, {"risk_bands": _bands()})
+    scored = predictions.join(expected, on="customer_key", suffix="_saved")
+    assert scored.height == expected.height > 0
+    assert (scored["churn_probability"] == scored["churn_probability_saved"]).all()
+
+    # A week after the training day the model is due again.
+    week_on = _next_day(features, 7)
+    third, _ = _run(write_marts(warehouse, week_on, orders))
+    assert third["churn_model"] == "trained on this run: saved model is 7 days old (refit every 7)"
+    assert third["churn_model_trained_as_of"] == str(week_on["as_of_date"].max())
+    assert len(list(folder.glob(f"{PREFIX}*.joblib"))) == 2
+
+
+def test_a_forced_refit_keeps_the_earlier_model_and_gone_columns_force_one(
+    history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    features, orders = history
+    warehouse = write_marts(tmp_path / "warehouse.duckdb", features, orders)
+    folder = get_paths().models / MODEL_SUBFOLDER
+
+    _run(warehouse)
+    forced, _ = _run(warehouse, force_refit=True)
+    assert forced["churn_model"] == (
+        "trained on this run: refit requested; otherwise saved model is 0 days old (refit every 7)"
+    )
+    assert len(list(folder.glob(f"{PREFIX}*.joblib"))) == 2, "the morning's model is kept"
+
+    # The features lose a column the saved model reads: it cannot score, so it is retrained.
+    renamed = _next_day(features, 1).drop("frequency_90d")
+    changed, predictions = _run(write_marts(warehouse, renamed, orders))
+    assert changed["churn_model"] == (
+        "trained on this run: the saved model reads columns now gone: ['frequency_90d']"
+    )
+    assert "frequency_90d" not in load_churn_model(latest_churn_model(folder)[0]).columns
+    assert predictions["churn_probability"].is_not_null().sum() > 0
+
+
+def _bands() -> dict[str, float]:
+    from pipelines.predictive.config import DEFAULTS
+
+    return DEFAULTS["churn"]["risk_bands"]
