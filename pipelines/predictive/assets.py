@@ -156,7 +156,7 @@ def customer_predictions(
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import customer_predictions as predict
     from pipelines.predictive.store import latest_churn_model, load_churn_model, save_churn_model
-    from pipelines.segmentation.stability import RefitDecision, should_refit
+    from pipelines.refit import RefitDecision, should_refit
 
     settings = load_predictive_config()
     churn_settings = settings["churn"]

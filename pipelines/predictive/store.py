@@ -16,7 +16,7 @@ from typing import Any
 import joblib
 
 from pipelines.predictive.churn import ChurnModel
-from pipelines.segmentation.config import config_hash
+from pipelines.refit import config_hash
 
 PREFIX = "churn-model-"
 

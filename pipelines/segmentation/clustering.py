@@ -22,7 +22,8 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.tree import DecisionTreeClassifier
 
-from pipelines.segmentation.config import config_hash, load_clustering_config
+from pipelines.refit import config_hash
+from pipelines.segmentation.config import load_clustering_config
 from pipelines.segmentation.stability import match_centroids
 
 MODEL_PREFIX = "customer-clusterer-"

@@ -7,8 +7,6 @@ raises `SegmentConfigError` naming the file, the key, what was expected and what
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +206,6 @@ def load_clustering_config(path: Path | str = CLUSTERING_PATH) -> dict[str, Any]
     _number(path, "max_match_distance", config["max_match_distance"], 0)
     _number(path, "keep_k_within_silhouette", config["keep_k_within_silhouette"], 0, 1)
     return config
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A short fingerprint of a configuration: a changed setting means a refit."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def load_preference_names(path: Path | str = CATALOG_PATH) -> dict[str, str]:

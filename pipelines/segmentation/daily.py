@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.refit import RefitDecision, should_refit
 from pipelines.segmentation.clustering import (
     CustomerClusterer,
     clustering_frame,
@@ -25,7 +26,6 @@ from pipelines.segmentation.config import (
     load_segment_config,
 )
 from pipelines.segmentation.rules import RFM_GRID, SEGMENT_TYPES, rule_based_segments
-from pipelines.segmentation.stability import RefitDecision, should_refit
 
 SEGMENT_COLUMNS = (
     "customer_key",

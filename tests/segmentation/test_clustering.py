@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from pipelines.refit import should_refit
 from pipelines.segmentation.clustering import (
     CustomerClusterer,
     cluster_labels,
@@ -15,7 +16,6 @@ from pipelines.segmentation.clustering import (
     sensitive_attribute_distribution,
 )
 from pipelines.segmentation.config import CLUSTERING_DEFAULTS, load_preference_names
-from pipelines.segmentation.stability import should_refit
 from tests.segmentation.planted import AS_OF, FEATURES, GROUPS, planted_customers
 
 LOGGED = ["frequency_365d", "monetary_365d", "avg_order_value"]
@@ -295,7 +295,7 @@ def test_sensitive_attributes_are_reported_per_cluster_not_clustered(fitted) -> 
 
 def test_should_refit_weekly_and_when_settings_change(fitted) -> None:
     config = {**CLUSTERING_DEFAULTS, "refit_every_days": 7}
-    from pipelines.segmentation.config import config_hash
+    from pipelines.refit import config_hash
 
     meta = {**fitted.meta_, "config_hash": config_hash(config)}
     assert should_refit(None, AS_OF, config).refit
