@@ -14,3 +14,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
         [schema, name],
     ).fetchall()
     return bool(found[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """The columns of `schema.table`, in table order (empty when it does not exist)."""
+    schema, name = qualified.split(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [row[0] for row in rows]

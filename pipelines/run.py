@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 
-from pipelines.publish.tables import table_exists
+from pipelines.catalog import table_exists
 from pipelines.settings import PROJECT_ROOT, get_paths
 
 

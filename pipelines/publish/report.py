@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
+from pipelines.catalog import table_columns
 from pipelines.publish.config import ReportSettings
-from pipelines.publish.tables import Publication, table_columns
+from pipelines.publish.tables import Publication
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SECTIONS = ("sizes", "heatmap", "projection", "transitions", "kpis", "rules")

@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 import duckdb
 
-from pipelines.catalog import table_exists
+from pipelines.catalog import table_columns, table_exists
 from pipelines.publish.config import PublishingConfig
 from pipelines.publish.kpis import write_segment_kpis
 
@@ -76,16 +76,6 @@ class Publication:
     changes: int
     history_rows: int
     predictions: str  # how the predictive columns were filled, in a sentence
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, qualified_name: str) -> list[str]:
-    schema, table = qualified_name.split(".")
-    rows = con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.catalog import table_exists
+from pipelines.catalog import table_columns, table_exists
 from pipelines.quality.config import FeatureRules, PredictionRules, RawRules, SegmentRules
 from pipelines.quality.results import Outcome
 
@@ -25,16 +25,6 @@ RAW_ENTITIES = {
     "pos_order_lines": ("pos", "order_lines"),
     "web_events": ("web", "events"),
 }
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
-    schema, name = qualified.split(".")
-    rows = con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def days_in_scope(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.catalog import table_columns, table_exists
 from pipelines.quality import computed
 from pipelines.quality.config import QualityConfig, load_quality_config
 from pipelines.quality.gx_runner import run_suite
@@ -73,7 +74,7 @@ def validate_target(
     """Run the target's suite and history checks; a missing table is an ERROR outcome."""
     config = config or load_quality_config()
     with duckdb.connect(str(database), read_only=True) as con:
-        if not computed.table_exists(con, target.table):
+        if not table_exists(con, target.table):
             return SuiteReport(
                 suite=target.suite,
                 table=target.table,
@@ -89,7 +90,7 @@ def validate_target(
                 ],
             )
         query, scope, history = _slice_and_history(con, target, partition_range, config)
-        columns = set(computed.table_columns(con, target.table))
+        columns = set(table_columns(con, target.table))
         row_count = con.sql(f"select count(*) from ({query})").fetchall()[0][0]
     report = run_suite(
         target.suite,
@@ -127,7 +128,7 @@ def _slice_and_history(
         history = computed.raw_volume_outcomes(con, target.name, days, config.raw)
         if target.name == "pos_order_lines":
             history += computed.order_line_outcomes(con, days, config.raw)
-        if "email" in computed.table_columns(con, target.table):
+        if "email" in table_columns(con, target.table):
             history.append(computed.email_shape_outcome(con, target.name, days))
         if not days:
             scope = "no loaded day in the run's partitions"
