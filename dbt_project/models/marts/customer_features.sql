@@ -12,6 +12,10 @@
 
 with
 
+all_snapshot_dates as (
+    select as_of_date from {{ ref('int_feature_snapshot_dates') }}
+),
+
 snapshot_dates as (
     select as_of_date from {{ ref('int_feature_snapshot_dates') }}
     {% if is_incremental() %}
@@ -68,84 +72,236 @@ sources_as_of as (
     from snapshot_dates
 ),
 
-order_facts as (
+-- Point in time for orders and web sessions: joining every order (session) to every later
+-- snapshot and aggregating per customer and snapshot is about a billion rows at tier L (1M
+-- customers, two years, 105 snapshots), more than the memory cap. Instead each order is placed
+-- once at the first snapshot that sees it (ordered_at < as_of_date), and its feature values
+-- become running totals per customer over the snapshots. A rolling window (90 or 365 days) is
+-- the same running total minus the orders that have left the window: an order ordered at t
+-- leaves the 90-day window of D once t < D - 90 days, so it is placed a second time, with the
+-- opposite sign, at the first snapshot with t + 90 days < as_of_date. Money is summed as
+-- decimal(18, 4) (the amounts are cents) so an order and its leaving cancel to exactly 0.
+-- A customer's totals hold from the snapshot where they change until the next change
+-- (changes_at); the range join on [changes_from, changes_at) gives one row per snapshot built.
+order_windows as (
     select
         orders.customer_key,
-        snapshot_dates.as_of_date,
-        min(orders.ordered_at) filter (where not orders.is_return) as first_order_at,
-        max(orders.ordered_at) filter (where not orders.is_return) as last_order_at,
-        min(orders.order_date) filter (where not orders.is_return) as first_order_date,
-        max(orders.order_date) filter (where not orders.is_return) as last_order_date,
-        count(*) filter (where not orders.is_return) as frequency,
-        count(*) filter (
-            where not orders.is_return
-                and orders.ordered_at >= snapshot_dates.as_of_date - interval 90 day
-        ) as frequency_90d,
-        count(*) filter (
-            where not orders.is_return
-                and orders.ordered_at >= snapshot_dates.as_of_date - interval 365 day
-        ) as frequency_365d,
-        sum(orders.net_revenue) as monetary,
-        coalesce(sum(orders.net_revenue) filter (
-            where orders.ordered_at >= snapshot_dates.as_of_date - interval 90 day
-        ), 0) as monetary_90d,
-        coalesce(sum(orders.net_revenue) filter (
-            where orders.ordered_at >= snapshot_dates.as_of_date - interval 365 day
-        ), 0) as monetary_365d,
-        sum(orders.net_revenue) filter (where not orders.is_return) as purchase_revenue,
-        count(*) filter (where not orders.is_return and orders.channel = 'online')
-            as online_orders,
+        orders.is_return,
+        orders.ordered_at,
+        orders.order_date,
+        orders.channel,
+        orders.lines,
+        orders.returned_lines,
+        cast(orders.net_revenue as decimal(18, 4)) as net_revenue,
+        cast(orders.gross_revenue as decimal(18, 4)) as gross_revenue,
+        cast(orders.discount_amount as decimal(18, 4)) as discount_amount,
+        visible.as_of_date as visible_from,
+        out_of_90d.as_of_date as leaves_90d_from,
+        out_of_365d.as_of_date as leaves_365d_from
+    from orders
+    asof inner join all_snapshot_dates as visible
+        on orders.ordered_at < visible.as_of_date
+    asof left join all_snapshot_dates as out_of_90d
+        on orders.ordered_at + interval 90 day < out_of_90d.as_of_date
+    asof left join all_snapshot_dates as out_of_365d
+        on orders.ordered_at + interval 365 day < out_of_365d.as_of_date
+    where orders.customer_key is not null
+),
+
+order_changes as (
+    -- what each order adds at the snapshot that first sees it
+    select
+        customer_key,
+        visible_from as changes_from,
+        case when not is_return then ordered_at end as purchase_at,
+        case when not is_return then order_date end as purchase_date,
+        cast(not is_return as integer) as purchases,
+        cast(not is_return as integer) as purchases_90d,
+        cast(not is_return as integer) as purchases_365d,
+        net_revenue,
+        net_revenue as net_revenue_90d,
+        net_revenue as net_revenue_365d,
+        case when not is_return then net_revenue end as purchase_revenue,
+        cast(not is_return and channel = 'online' as integer) as online_orders,
         -- when they buy, on the shop's local clock (ordered_at has no time zone): isodow 6 and 7
         -- are Saturday and Sunday; the morning ends at 11:00
-        count(*) filter (where not orders.is_return and isodow(orders.ordered_at) in (6, 7))
-            as weekend_orders,
-        count(*) filter (where not orders.is_return and hour(orders.ordered_at) < 11)
-            as morning_orders,
-        sum(orders.gross_revenue) filter (where not orders.is_return) as purchase_gross_revenue,
-        sum(orders.discount_amount) filter (where not orders.is_return) as purchase_discount,
-        sum(orders.lines) as lines,
-        sum(orders.returned_lines) as returned_lines
-    from snapshot_dates
-    inner join orders
-        on orders.ordered_at < snapshot_dates.as_of_date
-        and orders.customer_key is not null
-    group by orders.customer_key, snapshot_dates.as_of_date
+        cast(not is_return and isodow(ordered_at) in (6, 7) as integer) as weekend_orders,
+        cast(not is_return and hour(ordered_at) < 11 as integer) as morning_orders,
+        case when not is_return then gross_revenue end as purchase_gross_revenue,
+        case when not is_return then discount_amount end as purchase_discount,
+        lines,
+        returned_lines
+    from order_windows
+    union all
+    -- what it takes away from the 90-day window once it is older than that
+    select
+        customer_key, leaves_90d_from, null, null, 0,
+        -cast(not is_return as integer), 0, 0, -net_revenue, 0, null, 0, 0, 0, null, null, 0, 0
+    from order_windows
+    where leaves_90d_from is not null
+    union all
+    -- and from the 365-day window
+    select
+        customer_key, leaves_365d_from, null, null, 0,
+        0, -cast(not is_return as integer), 0, 0, -net_revenue, null, 0, 0, 0, null, null, 0, 0
+    from order_windows
+    where leaves_365d_from is not null
+),
+
+order_running as (
+    select
+        customer_key,
+        changes_from,
+        coalesce(lead(changes_from) over per_customer, date '9999-12-31') as changes_at,
+        min(first_order_at) over per_customer as first_order_at,
+        max(last_order_at) over per_customer as last_order_at,
+        min(first_order_date) over per_customer as first_order_date,
+        max(last_order_date) over per_customer as last_order_date,
+        {%- for column in ['frequency', 'frequency_90d', 'frequency_365d', 'online_orders',
+                           'weekend_orders', 'morning_orders'] %}
+        cast(sum({{ column }}) over per_customer as bigint) as {{ column }},
+        {%- endfor %}
+        {%- for column in ['monetary', 'monetary_90d', 'monetary_365d', 'purchase_revenue',
+                           'purchase_gross_revenue', 'purchase_discount'] %}
+        cast(sum({{ column }}) over per_customer as double) as {{ column }},
+        {%- endfor %}
+        sum(lines) over per_customer as lines,
+        sum(returned_lines) over per_customer as returned_lines
+    from (
+        select
+            customer_key,
+            changes_from,
+            min(purchase_at) as first_order_at,
+            max(purchase_at) as last_order_at,
+            min(purchase_date) as first_order_date,
+            max(purchase_date) as last_order_date,
+            sum(purchases) as frequency,
+            sum(purchases_90d) as frequency_90d,
+            sum(purchases_365d) as frequency_365d,
+            sum(net_revenue) as monetary,
+            sum(net_revenue_90d) as monetary_90d,
+            sum(net_revenue_365d) as monetary_365d,
+            sum(purchase_revenue) as purchase_revenue,
+            sum(online_orders) as online_orders,
+            sum(weekend_orders) as weekend_orders,
+            sum(morning_orders) as morning_orders,
+            sum(purchase_gross_revenue) as purchase_gross_revenue,
+            sum(purchase_discount) as purchase_discount,
+            sum(lines) as lines,
+            sum(returned_lines) as returned_lines
+        from order_changes
+        group by customer_key, changes_from
+    )
+    window per_customer as (
+        partition by customer_key order by changes_from
+        rows between unbounded preceding and current row
+    )
+),
+
+order_facts as (
+    -- a customer has a row from the first snapshot that sees one of their orders
+    select order_running.* exclude (changes_from, changes_at), snapshot_dates.as_of_date
+    from order_running
+    inner join snapshot_dates
+        on snapshot_dates.as_of_date >= order_running.changes_from
+        and snapshot_dates.as_of_date < order_running.changes_at
+),
+
+-- The same for web sessions, with one difference: a session counts once it is over (ended_at
+-- < D: one crossing midnight into D is not before D) but the windows are on started_at. A
+-- session is in the 30-day window of D when ended_at < D and started_at >= D - 30 days, so it
+-- leaves the window at the first snapshot with both ended_at < D and started_at + 30 days < D.
+session_windows as (
+    select
+        web_sessions.customer_key,
+        web_sessions.started_at,
+        web_sessions.page_views,
+        web_sessions.product_views,
+        web_sessions.add_to_carts,
+        cast(coalesce(web_sessions.is_cart_abandoned, false) as integer) as cart_abandonments,
+        visible.as_of_date as visible_from,
+        out_of_30d.as_of_date as leaves_30d_from,
+        out_of_90d.as_of_date as leaves_90d_from
+    from web_sessions
+    asof inner join all_snapshot_dates as visible
+        on web_sessions.ended_at < visible.as_of_date
+    asof left join all_snapshot_dates as out_of_30d
+        on greatest(web_sessions.ended_at, web_sessions.started_at + interval 30 day)
+            < out_of_30d.as_of_date
+    asof left join all_snapshot_dates as out_of_90d
+        on greatest(web_sessions.ended_at, web_sessions.started_at + interval 90 day)
+            < out_of_90d.as_of_date
+    where web_sessions.customer_key is not null
+),
+
+session_changes as (
+    select
+        customer_key,
+        visible_from as changes_from,
+        started_at,
+        1 as web_sessions,
+        1 as web_sessions_30d,
+        1 as web_sessions_90d,
+        page_views as page_views_30d,
+        page_views as page_views_90d,
+        product_views as product_views_30d,
+        add_to_carts as add_to_carts_30d,
+        cart_abandonments as cart_abandonments_30d
+    from session_windows
+    union all
+    select
+        customer_key, leaves_30d_from, null, 0, -1, 0, -page_views, 0, -product_views,
+        -add_to_carts, -cart_abandonments
+    from session_windows
+    where leaves_30d_from is not null
+    union all
+    select customer_key, leaves_90d_from, null, 0, 0, -1, 0, -page_views, 0, 0, 0
+    from session_windows
+    where leaves_90d_from is not null
+),
+
+web_running as (
+    select
+        customer_key,
+        changes_from,
+        coalesce(lead(changes_from) over per_customer, date '9999-12-31') as changes_at,
+        {%- for column in ['web_sessions', 'web_sessions_30d', 'web_sessions_90d',
+                           'cart_abandonments_30d'] %}
+        cast(sum({{ column }}) over per_customer as bigint) as {{ column }},
+        {%- endfor %}
+        {%- for column in ['page_views_30d', 'page_views_90d', 'product_views_30d',
+                           'add_to_carts_30d'] %}
+        cast(sum({{ column }}) over per_customer as hugeint) as {{ column }},
+        {%- endfor %}
+        max(last_visit_at) over per_customer as last_visit_at
+    from (
+        select
+            customer_key,
+            changes_from,
+            max(started_at) as last_visit_at,
+            sum(web_sessions) as web_sessions,
+            sum(web_sessions_30d) as web_sessions_30d,
+            sum(web_sessions_90d) as web_sessions_90d,
+            sum(page_views_30d) as page_views_30d,
+            sum(page_views_90d) as page_views_90d,
+            sum(product_views_30d) as product_views_30d,
+            sum(add_to_carts_30d) as add_to_carts_30d,
+            sum(cart_abandonments_30d) as cart_abandonments_30d
+        from session_changes
+        group by customer_key, changes_from
+    )
+    window per_customer as (
+        partition by customer_key order by changes_from
+        rows between unbounded preceding and current row
+    )
 ),
 
 web_facts as (
-    select
-        web_sessions.customer_key,
-        snapshot_dates.as_of_date,
-        count(*) as web_sessions,
-        count(*) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 30 day
-        ) as web_sessions_30d,
-        count(*) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 90 day
-        ) as web_sessions_90d,
-        coalesce(sum(web_sessions.page_views) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 30 day
-        ), 0) as page_views_30d,
-        coalesce(sum(web_sessions.page_views) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 90 day
-        ), 0) as page_views_90d,
-        coalesce(sum(web_sessions.product_views) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 30 day
-        ), 0) as product_views_30d,
-        coalesce(sum(web_sessions.add_to_carts) filter (
-            where web_sessions.started_at >= snapshot_dates.as_of_date - interval 30 day
-        ), 0) as add_to_carts_30d,
-        count(*) filter (
-            where web_sessions.is_cart_abandoned
-                and web_sessions.started_at >= snapshot_dates.as_of_date - interval 30 day
-        ) as cart_abandonments_30d,
-        max(web_sessions.started_at) as last_visit_at
-    from snapshot_dates
-    -- a session counts once it is over: one crossing midnight into D is not before D
-    inner join web_sessions
-        on web_sessions.ended_at < snapshot_dates.as_of_date
-        and web_sessions.customer_key is not null
-    group by web_sessions.customer_key, snapshot_dates.as_of_date
+    select web_running.* exclude (changes_from, changes_at), snapshot_dates.as_of_date
+    from web_running
+    inner join snapshot_dates
+        on snapshot_dates.as_of_date >= web_running.changes_from
+        and snapshot_dates.as_of_date < web_running.changes_at
 ),
 
 ticket_facts as (
