@@ -198,9 +198,10 @@ class CustomerClusterer:
             return MiniBatchKMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
         return KMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
 
-    def _choose_k(self, matrix: np.ndarray, rng: np.random.Generator) -> dict[int, dict]:
+    def _choose_k(
+        self, matrix: np.ndarray, sample: np.ndarray, rng: np.random.Generator
+    ) -> dict[int, dict]:
         n_rows = len(matrix)
-        sample = rng.choice(n_rows, size=min(n_rows, self.silhouette_sample_size), replace=False)
         scores: dict[int, dict] = {}
         for k in range(self.k_min, min(self.k_max, len(sample) - 1) + 1):
             model = self._kmeans(k, n_rows, self.random_state).fit(matrix)
@@ -237,20 +238,44 @@ class CustomerClusterer:
         self.scaler_ = FlooredRobustScaler(self.min_scale_share_of_range).fit(logged)
         matrix = self.scaler_.transform(logged)
         rng = np.random.default_rng(self.random_state)
+        same_features = previous is not None and list(previous.features) == list(self.features)
+        self.previous_k_check_: dict[str, Any] | None = None
+        model = None
         if self.n_clusters is not None:
             self.k_scores_ = {}
             k = self.n_clusters
         else:
-            self.k_scores_ = self._choose_k(matrix, rng)
-            same_features = previous is not None and list(previous.features) == list(self.features)
-            k = _best_k(
-                self.k_scores_,
-                self.min_stability_ari,
-                fallback=self.k_min,
-                previous_k=previous.n_clusters_ if same_features else None,
-                tolerance=self.keep_k_within_silhouette,
+            n_rows = len(matrix)
+            sample = rng.choice(
+                n_rows, size=min(n_rows, self.silhouette_sample_size), replace=False
             )
-        self.model_ = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
+            self.k_scores_ = self._choose_k(matrix, sample, rng)
+            k = _best_k(self.k_scores_, self.min_stability_ari, fallback=self.k_min)
+            if (
+                same_features
+                and previous.n_clusters_ != k
+                and k in self.k_scores_
+                and previous.n_clusters_ < len(sample)
+            ):
+                # A refit that would change k: does the previous grouping still hold on this
+                # data? k-means started from the previous centres finds it when it does.
+                model, self.previous_k_check_ = self._previous_grouping(
+                    frame, matrix, sample, previous, best=k
+                )
+                if self.previous_k_check_["kept"]:
+                    k = previous.n_clusters_
+                else:
+                    model = None
+                    k = _best_k(
+                        self.k_scores_,
+                        self.min_stability_ari,
+                        fallback=self.k_min,
+                        previous_k=previous.n_clusters_,
+                        tolerance=self.keep_k_within_silhouette,
+                    )
+        if model is None:
+            model = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
+        self.model_ = model
         self.n_clusters_ = k
         internal = self.model_.predict(matrix)
         self._assign_ids(internal, previous)
@@ -268,8 +293,62 @@ class CustomerClusterer:
             "clusters": {str(i): self.cluster_names_[i] for i in sorted(self.cluster_names_)},
             "rule_accuracy": self.rule_accuracy_,
             "previous_version": previous.meta_["model_version"] if previous is not None else None,
+            "previous_k_check": self.previous_k_check_,
         }
         return self
+
+    def _previous_grouping(
+        self,
+        frame: pl.DataFrame,
+        matrix: np.ndarray,
+        sample: np.ndarray,
+        previous: CustomerClusterer,
+        best: int,
+    ) -> tuple[KMeans | MiniBatchKMeans, dict[str, Any]]:
+        """k-means with the previous k started from the previous model's centres, and whether
+        to keep it instead of the best fresh k.
+
+        It is kept when it still groups today's customers as the previous model assigns them
+        (adjusted Rand index >= `min_stability_ari`: the grouping came back on new data, which is
+        the stability the rule asks of a new k) and separates them within
+        `keep_k_within_silhouette` as well as the best k (silhouette, or silhouette x stability
+        when no k is stable). A fresh k-means at the previous k can land in another local optimum
+        on one more week of data, score badly on silhouette or resampling, and change k although
+        the customers barely changed (docs/segments.md).
+        """
+        centres = self.scaler_.transform(
+            previous.scaler_.inverse_transform(previous.model_.cluster_centers_)
+        )
+        k = previous.n_clusters_
+        model_class = MiniBatchKMeans if len(matrix) > self.minibatch_above_customers else KMeans
+        model = model_class(
+            n_clusters=k, init=centres, n_init=1, random_state=self.random_state
+        ).fit(matrix)
+        labels = model.predict(matrix)
+        check: dict[str, Any] = {"previous_k": k, "best_k": best, "kept": False}
+        if len(set(labels[sample].tolist())) < 2:
+            return model, check
+        silhouette = float(silhouette_score(matrix[sample], labels[sample]))
+        agreement = float(
+            adjusted_rand_score(previous.model_.predict(previous.transform(frame)), labels)
+        )
+        best_scores = self.k_scores_[best]
+        if best_scores["stability"] >= self.min_stability_ari:
+            score, best_score = silhouette, best_scores["silhouette"]
+        else:
+            score = silhouette * agreement
+            best_score = best_scores["silhouette"] * best_scores["stability"]
+        kept = (
+            agreement >= self.min_stability_ari
+            and score >= best_score - self.keep_k_within_silhouette
+        )
+        check |= {
+            "silhouette": silhouette,
+            "agreement_with_previous": agreement,
+            "best_silhouette": best_scores["silhouette"],
+            "kept": kept,
+        }
+        return model, check
 
     def _assign_ids(self, internal: np.ndarray, previous: CustomerClusterer | None) -> None:
         # Fresh ids go by size (largest cluster is 0) so the same data gives the same ids.
