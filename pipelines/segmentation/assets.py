@@ -161,6 +161,17 @@ def model_metadata(run: Any) -> dict[str, Any]:
     if k in scores:
         metadata["silhouette"] = round(float(scores[k]["silhouette"]), 4)
         metadata["resampling_stability_ari"] = round(float(scores[k]["stability"]), 4)
+    check = model.meta_.get("previous_k_check") or {}
+    if check.get("kept"):
+        # the saved model's k, refitted from its centres, was kept: report that model's own score
+        metadata["silhouette"] = round(float(check["silhouette"]), 4)
+        metadata.pop("resampling_stability_ari", None)  # a score of the fresh fit, not this one
+        metadata["previous_k_kept"] = (
+            f"k {check['previous_k']} kept from the saved model: silhouette "
+            f"{check['silhouette']:.3f} against {check['best_silhouette']:.3f} for the best fresh "
+            f"k {check['best_k']}, agreement with the saved model {check['agreement_with_previous']:.3f}"
+        )
+    if scores:
         metadata["k_scores"] = dg.MetadataValue.md(
             markdown_table(
                 pl.DataFrame(

@@ -1,13 +1,15 @@
 """The clusterer on planted groups: right k, groups recovered, names, rules, save/load, stability."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from pipelines.refit import should_refit
+from pipelines.refit import RefitDecision, should_refit
+from pipelines.segmentation.assets import model_metadata
 from pipelines.segmentation.clustering import (
     CustomerClusterer,
     cluster_labels,
@@ -16,6 +18,7 @@ from pipelines.segmentation.clustering import (
     sensitive_attribute_distribution,
 )
 from pipelines.segmentation.config import CLUSTERING_DEFAULTS, load_preference_names
+from pipelines.segmentation.daily import SegmentationRun
 from tests.segmentation.planted import AS_OF, FEATURES, GROUPS, planted_customers
 
 LOGGED = ["frequency_365d", "monetary_365d", "avg_order_value"]
@@ -436,6 +439,21 @@ def test_a_weekly_refit_keeps_k_and_ids_when_the_previous_grouping_still_holds()
     assert np.array_equal(saved.predict(today), refit.predict(today))
     check = refit.meta_["previous_k_check"]
     assert check["best_k"] == 4 and check["kept"] and check["agreement_with_previous"] >= 0.99
+    # The run's metadata reports the kept model's own silhouette, not the fresh k-means' at k 5.
+    shown = model_metadata(
+        SegmentationRun(
+            pl.DataFrame(),
+            pl.DataFrame(),
+            None,
+            refit,
+            Path("m.joblib"),
+            RefitDecision(True, "due"),
+        )
+    )
+    assert shown["silhouette"] == round(check["silhouette"], 4)
+    assert shown["silhouette"] != round(refit.k_scores_[5]["silhouette"], 4)
+    assert shown["previous_k_kept"].startswith("k 5 kept from the saved model: silhouette 0.8")
+    assert "resampling_stability_ari" not in shown
 
     # When the ring's customers are gone the saved grouping no longer fits: k changes.
     changed = _blobs_and_ring(seed=1, ring=False, jitter=0.1)
