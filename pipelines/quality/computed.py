@@ -103,22 +103,18 @@ def share_rule_outcomes(
     """
     failures, small_warnings = judged
     return [
-        Outcome(
+        Outcome.of_failures(
             expectation=expectation,
             severity=severity,
-            success=not failures,
             observed_value=observed_value,
-            unexpected_count=len(failures),
-            unexpected_sample=failures,
+            failures=failures,
             detail=detail,
         ),
-        Outcome(
+        Outcome.of_failures(
             expectation=f"{expectation}_on_a_small_day",
             severity="WARN",
-            success=not small_warnings,
             observed_value=observed_value,
-            unexpected_count=len(small_warnings),
-            unexpected_sample=small_warnings,
+            failures=small_warnings,
             detail=small_day_detail,
         ),
     ]
@@ -209,22 +205,18 @@ def raw_volume_outcomes(
     )
     share = f"at most {rules.max_quarantine_share:.0%} of a day's rows read may be quarantined"
     return [
-        Outcome(
+        Outcome.of_failures(
             expectation=f"row_count_not_collapsing_vs_median_of_previous_{rule.lookback_days}_days",
             severity="ERROR",
-            success=not collapsed,
             observed_value=observed,
-            unexpected_count=len(collapsed),
-            unexpected_sample=collapsed,
+            failures=collapsed,
             detail=f"a day below {rule.collapse_ratio_to_median:.0%} of the {history} fails",
         ),
-        Outcome(
+        Outcome.of_failures(
             expectation=f"row_count_not_dropping_vs_median_of_previous_{rule.lookback_days}_days",
             severity="WARN",
-            success=not dropped,
             observed_value=observed,
-            unexpected_count=len(dropped),
-            unexpected_sample=dropped,
+            failures=dropped,
             detail=f"a day below {rule.drop_ratio_to_median:.0%} of the {history} warns",
         ),
         *share_rule_outcomes(
@@ -444,14 +436,12 @@ def order_line_outcomes(
                 f"{returns_detail}, on a day of fewer than {rules.min_rows_per_day} lines"
             ),
         ),
-        Outcome(
+        Outcome.of_failures(
             expectation="net_revenue_of_the_day_not_negative",
             # one refunded coffee machine outweighs a quiet day's sales: worth a look, not a block
             severity="WARN",
-            success=not negative_net,
             observed_value={d: v["net_revenue"] for d, v in observed.items()},
-            unexpected_count=len(negative_net),
-            unexpected_sample=negative_net,
+            failures=negative_net,
             detail=f"the day's net revenue at least {rules.min_net_revenue:g}",
         ),
     ]
@@ -539,16 +529,14 @@ def feature_outcomes(
             ):
                 moved.append(f"{stat} {float(old):.4g} -> {float(new):.4g}")
         outcomes.append(
-            Outcome(
+            Outcome.of_failures(
                 expectation=f"feature_distribution_stable_vs_previous_as_of_date({feature})",
                 severity=drift.severity,
-                success=not moved,
                 observed_value={
                     stat: [_round(by_date[previous][stat]), _round(by_date[latest][stat])]
                     for stat in names
                 },
-                unexpected_count=len(moved),
-                unexpected_sample=moved,
+                failures=moved,
                 detail=(
                     f"[{previous}, {latest}]; a mean or quantile may move by at most "
                     f"{drift.max_relative_change:.0%} of its previous value"
@@ -625,15 +613,13 @@ def segment_outcomes(con: duckdb.DuckDBPyConnection, rules: SegmentRules) -> lis
         ]
         empty = sorted(set(range(max(ids) + 1)) - set(ids)) if ids else []
         outcomes.append(
-            Outcome(
+            Outcome.of_failures(
                 expectation="no_empty_cluster",
                 # WARN: clusters keep their ids across runs, so a gap may be a cluster that emptied
                 # or one that was retired on purpose
                 severity="WARN",
-                success=not empty,
                 observed_value={"cluster_ids": ids},
-                unexpected_count=len(empty),
-                unexpected_sample=empty,
+                failures=empty,
                 detail="cluster ids run 0..k-1; a missing id is a cluster without customers",
             )
         )

@@ -24,6 +24,27 @@ class Outcome:
     unexpected_sample: list[Any] = field(default_factory=list)
     detail: str = ""
 
+    @classmethod
+    def of_failures(
+        cls,
+        expectation: str,
+        severity: str,
+        failures: list[Any],
+        observed_value: Any = None,
+        detail: str = "",
+    ) -> Outcome:
+        """The verdict of a check that lists what failed (days, features, ids): it passes when
+        nothing did."""
+        return cls(
+            expectation=expectation,
+            severity=severity,
+            success=not failures,
+            observed_value=observed_value,
+            unexpected_count=len(failures),
+            unexpected_sample=failures,
+            detail=detail,
+        )
+
     def as_metadata(self) -> dict[str, Any]:
         """A JSON-safe summary for the Dagster UI and the alerts."""
         entry: dict[str, Any] = {"expectation": self.expectation, "severity": self.severity}
