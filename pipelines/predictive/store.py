@@ -2,19 +2,18 @@
 
 Each training writes `churn-model-<as-of>-<UTC time>.joblib` and a `.json` beside it with what a
 person (and `should_refit`) needs without unpickling: the as-of date it was trained for, the
-fingerprint of the churn settings, the feature columns and the validation figures. Earlier
-versions stay, so a forced refit never overwrites the model a run used that morning.
+fingerprint of the churn settings, the feature columns, the validation figures and when it was
+saved. Earlier versions stay, so a forced refit never overwrites the model a run used that
+morning (`pipelines.model_store`).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
-
+from pipelines.model_store import claim_version, latest_model, load_model, write_model
 from pipelines.predictive.churn import ChurnModel
 from pipelines.refit import config_hash
 
@@ -25,35 +24,23 @@ def save_churn_model(model: ChurnModel, folder: Path, config: dict[str, Any]) ->
     """Write a trained model and its metadata under `folder`; `config` is the churn section."""
     if model.classifier is None or model.trained_as_of is None:
         raise ValueError("only a trained churn model is saved (this one was not trained)")
-    folder.mkdir(parents=True, exist_ok=True)
-    version = f"{model.trained_as_of}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    path = folder / f"{PREFIX}{version}.joblib"
-    joblib.dump(model, path)
+    now = datetime.now(UTC)
+    version = claim_version(folder, PREFIX, f"{model.trained_as_of}-{now:%Y%m%dT%H%M%S%f}")
     meta = {
         "fit_date": str(model.trained_as_of),
         "version": version,
         "config_hash": config_hash(config),
         "columns": model.columns,
         "validation": model.validation,
+        "saved_at": now.isoformat(timespec="microseconds"),
     }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-    return path
+    return write_model(folder, PREFIX, version, model, meta)
 
 
 def latest_churn_model(folder: Path) -> tuple[Path, dict[str, Any]] | None:
     """(path, metadata) of the newest saved model under `folder` (by as-of date, then time)."""
-    saved = [
-        (json.loads(meta_path.read_text()), meta_path)
-        for meta_path in folder.glob(f"{PREFIX}*.json")
-    ]
-    if not saved:
-        return None
-    meta, meta_path = max(saved, key=lambda pair: (pair[0]["fit_date"], pair[0]["version"]))
-    return meta_path.with_suffix(".joblib"), meta
+    return latest_model(folder, PREFIX)
 
 
 def load_churn_model(path: Path) -> ChurnModel:
-    model = joblib.load(path)
-    if not isinstance(model, ChurnModel):
-        raise TypeError(f"{path}: expected a saved ChurnModel, found {type(model).__name__}")
-    return model
+    return load_model(path, ChurnModel)

@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import polars as pl
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.tree import DecisionTreeClassifier
 
+from pipelines.model_store import claim_version, latest_model, load_model, write_model
 from pipelines.refit import config_hash
 from pipelines.segmentation.config import load_clustering_config
 from pipelines.segmentation.stability import match_centroids
@@ -569,27 +569,15 @@ class CustomerClusterer:
         already there (a forced refit on the same day), this one gets the next `-fit<n>` suffix
         and the earlier file is kept. The metadata records when the model was saved."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         base = self.meta_.get("base_version", self.meta_["model_version"])
-        version, fit_number = base, 1
-        while True:
-            path = folder / f"{MODEL_PREFIX}{version}.joblib"
-            try:
-                # "x": claim the name; another process saving at the same moment gets the next one
-                path.with_suffix(".json").open("x").close()
-                break
-            except FileExistsError:
-                fit_number += 1
-                version = f"{base}-fit{fit_number}"
+        version = claim_version(folder, MODEL_PREFIX, base)
         self.meta_ = {
             **self.meta_,
             "model_version": version,
             "base_version": base,
             "saved_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         }
-        joblib.dump(self, path)
-        path.with_suffix(".json").write_text(json.dumps(self.meta_, indent=2))
-        return path
+        return write_model(folder, MODEL_PREFIX, version, self, self.meta_)
 
 
 def _best_k(
@@ -673,30 +661,14 @@ def _as_of(frame: pl.DataFrame) -> date | None:
 
 def load_clusterer(path: Path | str) -> CustomerClusterer:
     """A clusterer saved with `CustomerClusterer.save`."""
-    model = joblib.load(Path(path))
-    if not isinstance(model, CustomerClusterer):
-        raise TypeError(f"{path}: expected a saved CustomerClusterer, found {type(model).__name__}")
-    return model
+    return load_model(path, CustomerClusterer)
 
 
 def latest_model_path(folder: Path | str) -> Path | None:
     """The model of the latest fit date saved under `folder`; of several fits of that date, the
     last saved. None when there is none."""
-    metas = []
-    for meta_path in Path(folder).glob(f"{MODEL_PREFIX}*.json"):
-        text = meta_path.read_text()
-        if not text:
-            # claimed by a save that has not written its metadata yet
-            continue
-        meta = json.loads(text)
-        # models saved before `saved_at` was recorded: the file's modification time
-        saved_at = meta.get("saved_at") or datetime.fromtimestamp(
-            meta_path.stat().st_mtime, UTC
-        ).isoformat(timespec="microseconds")
-        metas.append((meta["fit_date"], saved_at, meta_path.name, meta_path))
-    if not metas:
-        return None
-    return max(metas)[3].with_suffix(".joblib")
+    latest = latest_model(folder, MODEL_PREFIX)
+    return latest[0] if latest is not None else None
 
 
 def cluster_labels(
