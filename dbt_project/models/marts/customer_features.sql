@@ -286,8 +286,19 @@ email_changes as (
 -- it travels as a struct (top) that is null on every other change and the running value is the last
 -- one set; a customer whose categories are all net returned gets a struct of nulls.
 category_change_points as (
+    {%- if is_incremental() %}
+    -- a daily run builds one or two snapshots: per customer, the last change at or before each
+    select distinct customer_key, changes_from
+    from (
+        select category_running.customer_key, max(category_running.visible_from) as changes_from
+        from category_running
+        inner join snapshot_dates on category_running.visible_from <= snapshot_dates.as_of_date
+        group by category_running.customer_key, snapshot_dates.as_of_date
+    )
+    {%- else %}
     select distinct customer_key, visible_from as changes_from
     from category_running
+    {%- endif %}
 ),
 
 category_totals_at_change as (
@@ -340,28 +351,69 @@ changes as (
     select * from top_category_changes
 ),
 
+{#- How each feature accumulates over a customer's changes: (column in the changes, feature, type). -#}
+{%- set sums = [
+    ('purchases', 'frequency', 'bigint'), ('purchases_90d', 'frequency_90d', 'bigint'),
+    ('purchases_365d', 'frequency_365d', 'bigint'), ('online_orders', 'online_orders', 'bigint'),
+    ('weekend_orders', 'weekend_orders', 'bigint'), ('morning_orders', 'morning_orders', 'bigint'),
+    ('web_sessions', 'web_sessions', 'bigint'), ('web_sessions_30d', 'web_sessions_30d', 'bigint'),
+    ('web_sessions_90d', 'web_sessions_90d', 'bigint'),
+    ('cart_abandonments_30d', 'cart_abandonments_30d', 'bigint'),
+    ('support_tickets_365d', 'support_tickets_365d', 'bigint'),
+    ('satisfaction_scores_365d', 'satisfaction_scores_365d', 'bigint'),
+    ('email_opens_90d', 'email_opens_90d', 'bigint'),
+    ('email_clicks_90d', 'email_clicks_90d', 'bigint'),
+    ('net_revenue', 'monetary', 'double'), ('net_revenue_90d', 'monetary_90d', 'double'),
+    ('net_revenue_365d', 'monetary_365d', 'double'),
+    ('purchase_revenue', 'purchase_revenue', 'double'),
+    ('purchase_gross_revenue', 'purchase_gross_revenue', 'double'),
+    ('purchase_discount', 'purchase_discount', 'double'),
+    ('satisfaction_sum_365d', 'satisfaction_sum_365d', 'double'),
+    ('page_views_30d', 'page_views_30d', 'hugeint'), ('page_views_90d', 'page_views_90d', 'hugeint'),
+    ('product_views_30d', 'product_views_30d', 'hugeint'),
+    ('add_to_carts_30d', 'add_to_carts_30d', 'hugeint'),
+    ('lines', 'lines', 'hugeint'), ('returned_lines', 'returned_lines', 'hugeint'),
+] -%}
+{%- set extremes = [
+    ('min', 'exists_from', 'exists_from'), ('min', 'first_seen_at', 'first_seen_at'),
+    ('min', 'purchase_at', 'first_order_at'), ('max', 'purchase_at', 'last_order_at'),
+    ('min', 'purchase_date', 'first_order_date'), ('max', 'purchase_date', 'last_order_date'),
+    ('max', 'visit_at', 'last_visit_at'),
+] -%}
+
+{% if is_incremental() %}
+customers_as_of as (
+    -- A daily run builds one or two snapshots (the latest day, and a new weekly one): the
+    -- features as of each are the sums of the changes up to it, one hash aggregate per customer
+    -- and snapshot, instead of running totals over every snapshot in the history.
+    select
+        changes.customer_key,
+        snapshot_dates.as_of_date,
+        {%- for agg, column, feature in extremes %}
+        {{ agg }}(changes.{{ column }}) as {{ feature }},
+        {%- endfor %}
+        {%- for column, feature, type in sums %}
+        cast(sum(changes.{{ column }}) as {{ type }}) as {{ feature }},
+        {%- endfor %}
+        -- the top category set by the latest category change up to the snapshot
+        arg_max(changes.top, changes.changes_from) as top
+    from changes
+    inner join snapshot_dates on changes.changes_from <= snapshot_dates.as_of_date
+    group by changes.customer_key, snapshot_dates.as_of_date
+    -- a customer exists as of D once first seen before D
+    having min(changes.exists_from) is not null
+),
+{% else %}
 changes_per_snapshot as (
     select
         customer_key,
         changes_from,
-        min(exists_from) as exists_from,
-        min(first_seen_at) as first_seen_at,
-        min(purchase_at) as first_order_at,
-        max(purchase_at) as last_order_at,
-        min(purchase_date) as first_order_date,
-        max(purchase_date) as last_order_date,
-        {%- for column in ['purchases', 'purchases_90d', 'purchases_365d', 'net_revenue',
-                           'net_revenue_90d', 'net_revenue_365d', 'purchase_revenue',
-                           'online_orders', 'weekend_orders', 'morning_orders',
-                           'purchase_gross_revenue', 'purchase_discount', 'lines',
-                           'returned_lines', 'web_sessions', 'web_sessions_30d',
-                           'web_sessions_90d', 'page_views_30d', 'page_views_90d',
-                           'product_views_30d', 'add_to_carts_30d', 'cart_abandonments_30d',
-                           'support_tickets_365d', 'satisfaction_sum_365d',
-                           'satisfaction_scores_365d', 'email_opens_90d', 'email_clicks_90d'] %}
+        {%- for agg, column, feature in extremes %}
+        {{ agg }}({{ column }}) as {{ feature }},
+        {%- endfor %}
+        {%- for column, feature, type in sums %}
         sum({{ column }}) as {{ column }},
         {%- endfor %}
-        max(visit_at) as last_visit_at,
         -- at most one per customer and snapshot
         any_value(top) as top
     from changes
@@ -374,42 +426,12 @@ running as (
         customer_key,
         changes_from,
         coalesce(lead(changes_from) over per_customer, date '9999-12-31') as changes_at,
-        min(exists_from) over per_customer as exists_from,
-        min(first_seen_at) over per_customer as first_seen_at,
-        min(first_order_at) over per_customer as first_order_at,
-        max(last_order_at) over per_customer as last_order_at,
-        min(first_order_date) over per_customer as first_order_date,
-        max(last_order_date) over per_customer as last_order_date,
-        {%- for column, name in [('purchases', 'frequency'), ('purchases_90d', 'frequency_90d'),
-                                 ('purchases_365d', 'frequency_365d'),
-                                 ('online_orders', 'online_orders'),
-                                 ('weekend_orders', 'weekend_orders'),
-                                 ('morning_orders', 'morning_orders'),
-                                 ('web_sessions', 'web_sessions'),
-                                 ('web_sessions_30d', 'web_sessions_30d'),
-                                 ('web_sessions_90d', 'web_sessions_90d'),
-                                 ('cart_abandonments_30d', 'cart_abandonments_30d'),
-                                 ('support_tickets_365d', 'support_tickets_365d'),
-                                 ('satisfaction_scores_365d', 'satisfaction_scores_365d'),
-                                 ('email_opens_90d', 'email_opens_90d'),
-                                 ('email_clicks_90d', 'email_clicks_90d')] %}
-        cast(sum({{ column }}) over per_customer as bigint) as {{ name }},
+        {%- for agg, column, feature in extremes %}
+        {{ agg }}({{ feature }}) over per_customer as {{ feature }},
         {%- endfor %}
-        {%- for column, name in [('net_revenue', 'monetary'), ('net_revenue_90d', 'monetary_90d'),
-                                 ('net_revenue_365d', 'monetary_365d'),
-                                 ('purchase_revenue', 'purchase_revenue'),
-                                 ('purchase_gross_revenue', 'purchase_gross_revenue'),
-                                 ('purchase_discount', 'purchase_discount'),
-                                 ('satisfaction_sum_365d', 'satisfaction_sum_365d')] %}
-        cast(sum({{ column }}) over per_customer as double) as {{ name }},
+        {%- for column, feature, type in sums %}
+        cast(sum({{ column }}) over per_customer as {{ type }}) as {{ feature }},
         {%- endfor %}
-        {%- for column in ['page_views_30d', 'page_views_90d', 'product_views_30d',
-                           'add_to_carts_30d'] %}
-        cast(sum({{ column }}) over per_customer as hugeint) as {{ column }},
-        {%- endfor %}
-        sum(lines) over per_customer as lines,
-        sum(returned_lines) over per_customer as returned_lines,
-        max(last_visit_at) over per_customer as last_visit_at,
         last_value(top ignore nulls) over per_customer as top
     from changes_per_snapshot
     window per_customer as (
@@ -427,6 +449,7 @@ customers_as_of as (
         and snapshot_dates.as_of_date < running.changes_at
     where snapshot_dates.as_of_date >= running.exists_from
 ),
+{% endif %}
 
 final as (
     select
