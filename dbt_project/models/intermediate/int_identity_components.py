@@ -30,15 +30,20 @@ def model(dbt, session):
     usable_edges = edges.query(
         "identity_edges",
         """
-        select identifier_type, identifier_value, linked_identifier_type, linked_identifier_value
+        select
+            edges.identifier_type,
+            edges.identifier_value,
+            edges.linked_identifier_type,
+            edges.linked_identifier_value
         from identity_edges as edges
-        where not exists (
-            select 1 from shared_identifiers as excluded
-            where (excluded.identifier_type = edges.identifier_type
-                   and excluded.identifier_value = edges.identifier_value)
-               or (excluded.identifier_type = edges.linked_identifier_type
-                   and excluded.identifier_value = edges.linked_identifier_value)
-        )
+        -- two anti joins on equality, so hash joins: one `not exists` with `or` was planned as
+        -- a nested loop comparing every edge with every excluded identifier
+        anti join shared_identifiers as excluded_from
+            on excluded_from.identifier_type = edges.identifier_type
+            and excluded_from.identifier_value = edges.identifier_value
+        anti join shared_identifiers as excluded_to
+            on excluded_to.identifier_type = edges.linked_identifier_type
+            and excluded_to.identifier_value = edges.linked_identifier_value
         """,
     ).to_arrow_table()
     session.register("usable_edges", usable_edges)
