@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from pipelines.settings import DBT_PROJECT_DIR, get_paths
+from pipelines.settings import DBT_PROJECT_DIR, duckdb_config, get_paths
 
 # One pool for every step that opens the warehouse; `.dagster/dagster.yaml` limits it to 1.
 WAREHOUSE_POOL = "warehouse"
@@ -24,7 +24,7 @@ WAREHOUSE_POOL = "warehouse"
 def duckdb_resource() -> DuckDBResource:
     # Read when a run starts, so a test or the benchmark can point a run at another file.
     os.environ.setdefault("WAREHOUSE_PATH", str(get_paths().warehouse))
-    return DuckDBResource(database=dg.EnvVar("WAREHOUSE_PATH"))
+    return DuckDBResource(database=dg.EnvVar("WAREHOUSE_PATH"), connection_config=duckdb_config())
 
 
 def dbt_resource() -> DbtCliResource:

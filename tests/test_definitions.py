@@ -32,3 +32,23 @@ def test_graph_connects_ingest_to_segments() -> None:
 def test_daily_schedule_runs_at_six() -> None:
     schedule = defs.resolve_schedule_def("daily_refresh_schedule")
     assert schedule.cron_schedule == "0 6 * * *"
+
+
+def test_the_pipelines_duckdb_connections_are_capped(tmp_path, monkeypatch) -> None:
+    """Without a cap DuckDB takes up to 80% of RAM for one query (6.6 GB reading the churn
+    model's inputs at 1M customers); the warehouse resource passes DUCKDB_MEMORY_LIMIT on."""
+    from pipelines.resources import duckdb_resource
+
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+
+    def memory_limit() -> str:
+        with (
+            dg.build_resources({"duckdb": duckdb_resource()}) as built,
+            built.duckdb.get_connection() as con,
+        ):
+            return con.sql("select current_setting('memory_limit')").fetchall()[0][0]
+
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "1GiB")
+    assert memory_limit() == "1.0 GiB"
+    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT")
+    assert memory_limit() == "3.7 GiB", "the default cap is 4GB"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.quality.results import GX_SEVERITY, Outcome, SuiteReport, describe_expectation
-from pipelines.settings import EXPECTATIONS_DIR
+from pipelines.settings import EXPECTATIONS_DIR, duckdb_config
 
 SUITES_DIR = EXPECTATIONS_DIR / "expectations"
 
@@ -96,7 +96,7 @@ def run_suite(
     datasource = context.data_sources.add_sql(
         name="warehouse",
         connection_string=readonly_url(str(database)),
-        kwargs={"connect_args": {"read_only": True}},
+        kwargs={"connect_args": {"read_only": True, "config": duckdb_config()}},
     )
     batch = datasource.add_query_asset(name=table, query=query).add_batch_definition_whole_table(
         "slice"

@@ -17,6 +17,7 @@ from pipelines.quality import computed
 from pipelines.quality.config import QualityConfig, load_quality_config
 from pipelines.quality.gx_runner import run_suite
 from pipelines.quality.results import Outcome, SuiteReport
+from pipelines.settings import duckdb_config
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def validate_target(
 ) -> SuiteReport:
     """Run the target's suite and history checks; a missing table is an ERROR outcome."""
     config = config or load_quality_config()
-    with duckdb.connect(str(database), read_only=True) as con:
+    with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as con:
         if not table_exists(con, target.table):
             return SuiteReport(
                 suite=target.suite,
