@@ -283,8 +283,8 @@ email_changes as (
 
 -- The top category changes only where one of the customer's category totals changes: at each
 -- such snapshot, rank the categories by the totals that hold on it. It is set (not summed), so
--- it travels as a struct (top) that is null on every other change and the running value is the last
--- one set; a customer whose categories are all net returned gets a struct of nulls.
+-- it travels as a struct (top) that is null on every other change, and the running value is the
+-- last one set; a customer whose categories are all net returned gets a struct of nulls.
 category_change_points as (
     {%- if is_incremental() %}
     -- a daily run builds one or two snapshots: per customer, the last change at or before each
@@ -351,7 +351,8 @@ changes as (
     select * from top_category_changes
 ),
 
-{#- How each feature accumulates over a customer's changes: (column in the changes, feature, type). -#}
+{#- How each feature accumulates over a customer's changes:
+    (column in the changes, feature, type). -#}
 {%- set sums = [
     ('purchases', 'frequency', 'bigint'), ('purchases_90d', 'frequency_90d', 'bigint'),
     ('purchases_365d', 'frequency_365d', 'bigint'), ('online_orders', 'online_orders', 'bigint'),
@@ -369,7 +370,8 @@ changes as (
     ('purchase_gross_revenue', 'purchase_gross_revenue', 'double'),
     ('purchase_discount', 'purchase_discount', 'double'),
     ('satisfaction_sum_365d', 'satisfaction_sum_365d', 'double'),
-    ('page_views_30d', 'page_views_30d', 'hugeint'), ('page_views_90d', 'page_views_90d', 'hugeint'),
+    ('page_views_30d', 'page_views_30d', 'hugeint'),
+    ('page_views_90d', 'page_views_90d', 'hugeint'),
     ('product_views_30d', 'product_views_30d', 'hugeint'),
     ('add_to_carts_30d', 'add_to_carts_30d', 'hugeint'),
     ('lines', 'lines', 'hugeint'), ('returned_lines', 'returned_lines', 'hugeint'),
