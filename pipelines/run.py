@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.catalog import table_exists
-from pipelines.settings import PROJECT_ROOT, get_paths
+from pipelines.settings import PROJECT_ROOT, duckdb_config, get_paths
 
 
 def landed_days() -> list[date]:
@@ -63,7 +63,7 @@ SUMMARY_TYPES = (
 
 def segment_summary() -> str:
     """Segment, customers and share per segment type, as a shop owner reads them."""
-    with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
+    with duckdb.connect(str(get_paths().warehouse), read_only=True, config=duckdb_config()) as con:
         as_of = con.execute("select max(as_of_date) from segments.customer_segments").fetchall()[0][
             0
         ]
@@ -117,7 +117,7 @@ def published_state() -> str:
     warehouse = get_paths().warehouse
     if not warehouse.exists():
         return "Nothing has been published yet."
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(warehouse), read_only=True, config=duckdb_config()) as con:
         if not table_exists(con, "segments.publication"):
             return "Nothing has been published yet."
         as_of, published_at = con.execute(
