@@ -14,8 +14,14 @@ from pipelines.settings import DBT_PROJECT_DIR
 DBT = Path(sys.executable).parent / "dbt"
 
 
-def run_dbt(warehouse: Path, work_dir: Path, args: list[str]) -> dict[str, Any]:
-    """`dbt <args>` on `warehouse`; returns run_results.json, fails the test with dbt's output."""
+def run_dbt(
+    warehouse: Path, work_dir: Path, args: list[str], *, check: bool = True
+) -> dict[str, Any]:
+    """`dbt <args>` on `warehouse`; returns run_results.json, fails the test with dbt's output.
+
+    With `check=False` a failing dbt (a failed data test) returns its results instead; the exit
+    code is in `["returncode"]`.
+    """
     env = {
         **os.environ,
         "WAREHOUSE_PATH": str(warehouse),
@@ -32,9 +38,16 @@ def run_dbt(warehouse: Path, work_dir: Path, args: list[str]) -> dict[str, Any]:
         text=True,
         timeout=600,
     )
-    if completed.returncode != 0:
+    if check and completed.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed on {warehouse} (exit {completed.returncode}):\n"
             f"{completed.stdout[-6000:]}\n{completed.stderr[-2000:]}"
         )
-    return json.loads((work_dir / "target" / "run_results.json").read_text())
+    run_results = work_dir / "target" / "run_results.json"
+    if not run_results.exists():
+        raise AssertionError(
+            f"dbt {' '.join(args)} wrote no run_results.json:\n{completed.stdout[-6000:]}"
+        )
+    results = json.loads(run_results.read_text())
+    results["returncode"] = completed.returncode
+    return results

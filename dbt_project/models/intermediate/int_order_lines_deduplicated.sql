@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['order_id', 'line_number'],
+        pre_hook="{{ record_loads_written() }}",
     )
 }}
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='order_id',
+        pre_hook="{{ record_loads_written() }}",
     )
 }}
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_key',
+        pre_hook="{{ record_loads_written() }}",
     )
 }}
 

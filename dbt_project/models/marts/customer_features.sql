@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
+        pre_hook="{{ record_snapshots_written() }}",
         post_hook="delete from {{ this }} where as_of_date < (select max(as_of_date) from {{ ref('int_feature_snapshot_dates') }}) and as_of_date not in (select as_of_date from {{ ref('int_feature_snapshot_dates') }})",
     )
 }}
@@ -17,11 +18,9 @@ all_snapshot_dates as (
 ),
 
 snapshot_dates as (
-    select as_of_date from {{ ref('int_feature_snapshot_dates') }}
-    {% if is_incremental() %}
-    -- only the snapshots not yet in the history, and the latest day (recomputed)
-    where is_latest or as_of_date not in (select distinct as_of_date from {{ this }})
-    {% endif %}
+    -- incremental: only the snapshots not yet in the history, and the latest day (recomputed);
+    -- the same macro scopes this model's data tests to them (macros/rows_written_by_the_run.sql)
+    {{ feature_snapshots_to_build() }}
 ),
 
 customers as (

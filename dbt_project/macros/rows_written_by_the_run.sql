@@ -1,0 +1,102 @@
+{#- Data tests of the incremental models check the rows the last build wrote, not the whole history.
+
+    A daily run writes one or two feature snapshots and one day of events; the rest of the
+    history was tested by the run that wrote it. Testing it again every day made the tests grow
+    with the history (116 s of a daily run at tier L, docs/performance.md). So:
+
+    - an incremental model records in a pre-hook, in dbt_meta.rows_written, a condition true for
+      every row it is about to write: `as_of_date >= <the earliest snapshot it builds>` (computed
+      by the same macro that picks the snapshots, so a backfill's many snapshots are all in it)
+      or `_loaded_at > <the newest load it already holds>` (the watermark its own filter uses);
+      a first build or `--full-refresh` records null: every row;
+    - a data test opts in with `config: {where: __written_by_the_run__}`; get_where_subquery
+      below puts the recorded condition in its place at run time (dbt's documented way to compute
+      a test's `where`, which itself can use only var and env_var). No record, or the var
+      data_tests_check_all_rows, means every row. The record stays until the model's next build,
+      so `dbt test` alone checks what the last build wrote.
+
+    Uniqueness stays sound: these models write with delete+insert on their key (a snapshot's
+    whole as_of_date, or the row's own key), which first deletes every old row with a key the run
+    writes, so old and new rows cannot collide and a duplicate can only arise among the rows
+    written. An append-only model (int_identity_edges) could collide with old rows: not scoped.
+    The scope column's own not_null test is not scoped either (a null falls outside the
+    condition); it is cheap. -#}
+
+{#- The feature snapshots a build of customer_features or customer_category_spend writes: all of
+    them on a first build or a full refresh; otherwise the latest day (recomputed) and the
+    snapshot dates not yet in the history. -#}
+{% macro feature_snapshots_to_build() %}
+    select as_of_date from {{ ref('int_feature_snapshot_dates') }}
+    {% if is_incremental() %}
+    where is_latest or as_of_date not in (select distinct as_of_date from {{ this }})
+    {% endif %}
+{% endmacro %}
+
+{#- Pre-hook: store `predicate` (a query returning one SQL condition, or null for every row) as
+    what this build of the model writes. Runs before the model's own statement, so `this` is
+    still the previous build. -#}
+{% macro record_rows_written(predicate) %}
+    create schema if not exists dbt_meta;
+    create table if not exists dbt_meta.rows_written (
+        model varchar primary key,
+        written_where varchar,
+        invocation_id varchar,
+        recorded_at timestamp
+    );
+    insert or replace into dbt_meta.rows_written
+    select
+        '{{ this.schema }}.{{ this.identifier }}',
+        {% if is_incremental() %}({{ predicate }}){% else %}null{% endif %},
+        '{{ invocation_id }}',
+        now()::timestamp
+{% endmacro %}
+
+{% macro record_snapshots_written() %}
+    {{ record_rows_written(
+        "select 'as_of_date >= date ''' || min(as_of_date) || '''' from ("
+        ~ feature_snapshots_to_build() ~ ")"
+    ) }}
+{% endmacro %}
+
+{% macro record_loads_written() %}
+    {#- the model reads rows with _loaded_at above its own newest; a null max means every row -#}
+    {{ record_rows_written(
+        "select '_loaded_at > timestamp ''' || max(_loaded_at) || '''' from " ~ this
+    ) }}
+{% endmacro %}
+
+{#- The recorded condition for `relation`, or `true` (every row) when none is recorded, the
+    record table does not exist yet, or the var data_tests_check_all_rows is set. -#}
+{% macro rows_written_where(relation) %}
+    {%- if not execute or var('data_tests_check_all_rows', false) -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set record_table = adapter.get_relation(
+        database=relation.database, schema='dbt_meta', identifier='rows_written') -%}
+    {%- if record_table is none -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select written_where from " ~ record_table ~ " where model = '"
+        ~ relation.schema ~ "." ~ relation.identifier ~ "'") -%}
+    {%- if found.rows | length == 0 or found.rows[0][0] is none -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {{ return(found.rows[0][0]) }}
+{% endmacro %}
+
+{#- dbt's own get_where_subquery (global project), with the placeholder filled in. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where and '__written_by_the_run__' in where -%}
+        {%- set where = where | replace('__written_by_the_run__', rows_written_where(relation)) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
