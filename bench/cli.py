@@ -92,7 +92,10 @@ def pipeline_run(
     name: str, data_dir: Path, first_day: date, days: list[date], single_day: bool
 ) -> dict[str, Any]:
     """One measured Dagster run over `days` (a range, or one partition as the schedule runs)."""
+    data_dir = data_dir.resolve()  # DAGSTER_HOME must be absolute
     out = data_dir / f"{name}.json"
+    # an earlier run's result must not stand in for this one if this run's process fails
+    out.unlink(missing_ok=True)
     args = (
         ["--day", days[0].isoformat()]
         if single_day

@@ -223,3 +223,15 @@ def test_floor_loads_a_later_file_with_a_renamed_column(
     result = floor.run_floor(incoming, date(2025, 3, 1), date(2025, 3, 3), tmp_path / "f.duckdb")
 
     assert result["rows"]["crm_contacts"] == 3
+
+
+def test_a_failed_run_is_not_reported_with_an_earlier_runs_result(tmp_path: Path) -> None:
+    from bench.cli import pipeline_run
+
+    # an earlier, successful run of the same name left its result behind
+    (tmp_path / "incremental_2y.json").write_text(
+        json.dumps({"run_id": "earlier", "success": True, "failed_steps": []})
+    )
+    # this run cannot start: the Dagster home it is given does not exist
+    with pytest.raises(SystemExit, match="exited with 1 before writing"):
+        pipeline_run("incremental_2y", tmp_path, date(2025, 3, 1), [date(2025, 3, 2)], True)
