@@ -74,6 +74,9 @@ def pipeline_env(data_dir: Path, first_day: date) -> dict[str, str]:
         DAGSTER_HOME=str(data_dir / "dagster"),
         PIPELINE_START_DATE=first_day.isoformat(),
         PYTHONUNBUFFERED="1",
+        # a crash in native code (one L full build died with SIGSEGV in DuckDB, docs/performance.md)
+        # writes the Python stack of every thread to the run's log
+        PYTHONFAULTHANDLER="1",
     )
     # as `make` sets it: one planned event per asset for a range run (docs/performance.md)
     env.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")

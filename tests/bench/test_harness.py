@@ -235,3 +235,19 @@ def test_a_failed_run_is_not_reported_with_an_earlier_runs_result(tmp_path: Path
     # this run cannot start: the Dagster home it is given does not exist
     with pytest.raises(SystemExit, match="exited with 1 before writing"):
         pipeline_run("incremental_2y", tmp_path, date(2025, 3, 1), [date(2025, 3, 2)], True)
+
+
+def test_a_crash_in_native_code_leaves_the_python_stack_in_the_runs_log(tmp_path: Path) -> None:
+    import subprocess
+
+    from bench.cli import pipeline_env
+
+    # a run process that dies in native code, as one L full build did inside DuckDB
+    crash = "import ctypes\ndef publish():\n    ctypes.string_at(0)\npublish()"
+    env = pipeline_env(tmp_path, date(2025, 3, 1))
+
+    died = subprocess.run([sys.executable, "-c", crash], env=env, capture_output=True, text=True)
+
+    assert died.returncode != 0
+    assert "Fatal Python error: Segmentation fault" in died.stderr
+    assert "in publish" in died.stderr
