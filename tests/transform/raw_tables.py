@@ -72,3 +72,19 @@ def insert_rows(
         values += [partition_date, f"{table}_{partition_date}.csv", number, loaded_at]
         placeholders = ", ".join("?" for _ in values)
         con.execute(f"insert into raw.{table} values ({placeholders})", values)
+
+
+def espresso_line(order_id: str, ordered_at: str, **who: object) -> dict[str, object]:
+    """A one-line order of one espresso, identified by `who` (email, loyalty_id, ...): in store
+    when a loyalty card is scanned, else online."""
+    return {
+        "order_id": order_id,
+        "line_number": 1,
+        "ordered_at": ordered_at,
+        "channel": "in_store" if "loyalty_id" in who else "online",
+        "sku": "espresso",
+        "category_code": "coffee",
+        "quantity": 1,
+        "unit_price": 3.5,
+        **who,
+    }

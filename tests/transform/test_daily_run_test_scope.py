@@ -19,27 +19,13 @@ import pytest
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import create_raw_tables, insert_rows
+from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_rows
 
 OLD_SNAPSHOT = "2025-02-24"
 WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN = "2025-03-10"
 LATEST_SNAPSHOT = "2025-03-12"
 FIRST_LOAD = "2025-03-03 02:00:00"
 SECOND_LOAD = "2025-03-12 02:00:00"
-
-
-def line(order_id: str, ordered_at: str, email: str) -> dict[str, object]:
-    return {
-        "order_id": order_id,
-        "line_number": 1,
-        "ordered_at": ordered_at,
-        "channel": "online",
-        "sku": "espresso",
-        "category_code": "coffee",
-        "quantity": 1,
-        "unit_price": 3.5,
-        "email": email,
-    }
 
 
 @dataclass(frozen=True)
@@ -58,9 +44,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
             con,
             "pos_order_lines",
             [
-                line("A1", "2025-02-10 09:00:00", "ana@example.com"),
-                line("B1", "2025-02-18 10:00:00", "ben@example.com"),
-                line("A2", "2025-03-02 11:00:00", "ana@example.com"),
+                espresso_line("A1", "2025-02-10 09:00:00", email="ana@example.com"),
+                espresso_line("B1", "2025-02-18 10:00:00", email="ben@example.com"),
+                espresso_line("A2", "2025-03-02 11:00:00", email="ana@example.com"),
             ],
             partition_date="2025-03-02",
             loaded_at=FIRST_LOAD,
@@ -74,8 +60,8 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
             con,
             "pos_order_lines",
             [
-                line("B2", "2025-03-05 09:00:00", "ben@example.com"),
-                line("A3", "2025-03-11 18:00:00", "ana@example.com"),
+                espresso_line("B2", "2025-03-05 09:00:00", email="ben@example.com"),
+                espresso_line("A3", "2025-03-11 18:00:00", email="ana@example.com"),
             ],
             partition_date="2025-03-11",
             loaded_at=SECOND_LOAD,

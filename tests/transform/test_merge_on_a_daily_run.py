@@ -13,21 +13,7 @@ import duckdb
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import create_raw_tables, insert_rows
-
-
-def line(order_id: str, ordered_at: str, **who: object) -> dict[str, object]:
-    return {
-        "order_id": order_id,
-        "line_number": 1,
-        "ordered_at": ordered_at,
-        "channel": "in_store" if "loyalty_id" in who else "online",
-        "sku": "espresso",
-        "category_code": "coffee",
-        "quantity": 1,
-        "unit_price": 3.5,
-        **who,
-    }
+from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_rows
 
 
 def test_a_merge_on_the_daily_run_builds_and_the_latest_snapshot_has_one_key(
@@ -41,10 +27,10 @@ def test_a_merge_on_the_daily_run_builds_and_the_latest_snapshot_has_one_key(
             con,
             "pos_order_lines",
             [
-                line("G1", "2025-02-24 09:00:00", email="dana@example.com"),
-                line("L1", "2025-02-25 09:00:00", loyalty_id="L77"),
+                espresso_line("G1", "2025-02-24 09:00:00", email="dana@example.com"),
+                espresso_line("L1", "2025-02-25 09:00:00", loyalty_id="L77"),
                 # a week later: the weekly snapshot of Monday 2025-03-03 is kept in the history
-                line("G2", "2025-03-04 09:00:00", email="dana@example.com"),
+                espresso_line("G2", "2025-03-04 09:00:00", email="dana@example.com"),
             ],
             partition_date="2025-03-02",
             loaded_at="2025-03-03 02:00:00",
@@ -59,7 +45,11 @@ def test_a_merge_on_the_daily_run_builds_and_the_latest_snapshot_has_one_key(
         insert_rows(
             con,
             "pos_order_lines",
-            [line("B1", "2025-03-09 09:00:00", email="dana@example.com", loyalty_id="L77")],
+            [
+                espresso_line(
+                    "B1", "2025-03-09 09:00:00", email="dana@example.com", loyalty_id="L77"
+                )
+            ],
             partition_date="2025-03-10",
             loaded_at="2025-03-11 02:00:00",
         )

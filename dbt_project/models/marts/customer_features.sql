@@ -421,13 +421,17 @@ changes as (
 built_snapshots as (
     select list(as_of_date order by as_of_date) as dates from snapshot_dates
 ),
+{#- a change's bucket: the first snapshot built at or after it -#}
+{%- set bucket -%}
+    list_filter((select dates from built_snapshots), lambda d: d >= changes_from)[1]
+{%- endset %}
+{%- set last_built = '(select list_last(dates) from built_snapshots)' %}
 
 changes_per_bucket as (
     {%- for source, columns in change_columns.items() %}
     select
         customer_key,
-        list_filter((select dates from built_snapshots), lambda d: d >= changes_from)[1]
-            as bucket
+        {{ bucket }} as bucket
         {%- for agg, column, feature in extremes if column in columns %},
         {{ agg }}({{ column }}) as {{ feature }}
         {%- endfor %}
@@ -435,19 +439,18 @@ changes_per_bucket as (
         sum({{ column }}) as {{ feature }}
         {%- endfor %}
     from {{ source }}
-    where changes_from <= (select list_last(dates) from built_snapshots)
+    where changes_from <= {{ last_built }}
     group by all
     union all by name
     {%- endfor %}
     -- the top category is set, not summed: the latest set in the bucket
     select
         customer_key,
-        list_filter((select dates from built_snapshots), lambda d: d >= changes_from)[1]
-            as bucket,
+        {{ bucket }} as bucket,
         arg_max(top, changes_from) as top,
         max(changes_from) as top_from
     from top_category_changes
-    where changes_from <= (select list_last(dates) from built_snapshots)
+    where changes_from <= {{ last_built }}
     group by all
 ),
 
