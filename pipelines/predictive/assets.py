@@ -25,23 +25,24 @@ PREDICTIONS_TABLE = "candidate.customer_predictions"
 MODEL_SUBFOLDER = "predictive"
 
 # What the models need of the feature history, and no more: every row of the latest as-of date
-# (each of its customers gets a prediction row) and the rows churn can learn from, buyers' rows old
-# enough for their label window to be over. A long history of a large shop holds far more of those
-# than `churn.max_training_rows`, so DuckDB keeps a fixed pseudo-random share of them (by a hash of
-# customer and date, the same rows on every run) instead of handing all of them to Python.
+# (each of its customers gets a prediction row) and, when churn is trained, the rows it can learn
+# from, buyers' rows old enough for their label window to be over. A long history of a large shop
+# holds far more of those than `churn.max_training_rows`, so DuckDB keeps a fixed pseudo-random
+# share of them (by a hash of customer and date, the same rows on every run) instead of handing
+# all of them to Python. The two parts are separate statements: a condition `latest or labelled`
+# cannot skip any of the history's row groups, so a scoring-only run reading through it scanned
+# and hashed every feature row of every snapshot (at tier L 13.8 s instead of 2.2 s, cold).
 LATEST_SQL = "select max(as_of_date) from marts.customer_features"
 LABELLED_ROWS_SQL = """
     select count(*) from marts.customer_features
     where frequency > 0 and as_of_date <= $last_labelled
 """
-FEATURES_SQL = """
+LATEST_FEATURES_SQL = "select * from marts.customer_features where as_of_date = $latest"
+TRAINING_FEATURES_SQL = """
     select * from marts.customer_features
-    where as_of_date = $latest
-        or (
-            frequency > 0
-            and as_of_date <= $last_labelled
-            and hash(customer_key, as_of_date) % 1000000 < $per_million
-        )
+    where frequency > 0
+        and as_of_date <= $last_labelled
+        and hash(customer_key, as_of_date) % 1000000 < $per_million
 """
 # One row per customer and purchase day: returns and anonymous orders are no purchases to either
 # model, and both count a day's orders as one purchase.
@@ -59,16 +60,17 @@ def read_model_inputs(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(feature rows, purchase days) for `customer_predictions`: the latest as-of date, and when
     the churn model is `training`, the bounded share of the labelled history described above."""
-    last_labelled = latest - timedelta(days=churn_config["horizon_days"])
-    per_million = 0
+    features = con.sql(LATEST_FEATURES_SQL, params={"latest": latest}).pl()
     if training:
+        last_labelled = latest - timedelta(days=churn_config["horizon_days"])
         (labelled,) = con.execute(LABELLED_ROWS_SQL, {"last_labelled": last_labelled}).fetchall()[0]
         wanted = churn_config["max_training_rows"]
         per_million = 1_000_000 if labelled <= wanted else math.ceil(wanted * 1e6 / labelled)
-    features = con.sql(
-        FEATURES_SQL,
-        params={"latest": latest, "last_labelled": last_labelled, "per_million": per_million},
-    ).pl()
+        history = con.sql(
+            TRAINING_FEATURES_SQL,
+            params={"last_labelled": last_labelled, "per_million": per_million},
+        ).pl()
+        features = pl.concat([features, history])
     return features, con.sql(ORDERS_SQL).pl()
 
 

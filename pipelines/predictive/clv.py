@@ -386,6 +386,17 @@ def clv_predictions(
     value_tier, first_purchase) and the fitted models.
     """
     summary = purchase_summary(orders, as_of_date)
+    return clv_from_summary(summary, months, monthly_discount_rate, tiers, rest_label)
+
+
+def clv_from_summary(
+    summary: pl.DataFrame,
+    months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    tiers: dict[str, float] | None = None,
+    rest_label: str = "Low",
+) -> tuple[pl.DataFrame, BetaGeoModel, GammaGammaModel]:
+    """`clv_predictions` from a `purchase_summary` the caller has already made."""
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     bgnbd = BetaGeoModel().fit(x, t_x, T)
     repeat = repeat_customers(summary)

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.predictive.churn import ChurnModel, train_churn_model
-from pipelines.predictive.clv import clv_predictions, purchase_summary, repeat_customers
+from pipelines.predictive.clv import clv_from_summary, purchase_summary, repeat_customers
 from pipelines.predictive.segments import predictive_segment
 
 PREDICTION_COLUMNS = [
@@ -74,9 +74,8 @@ def customer_predictions(
         )
         clv = clv.with_columns(value_tier=pl.lit(None, pl.String))
     else:
-        clv, bgnbd, gamma_gamma = clv_predictions(
-            orders_before,
-            as_of_date,
+        clv, bgnbd, gamma_gamma = clv_from_summary(
+            summary,
             months=clv_config["horizon_months"],
             monthly_discount_rate=clv_config["monthly_discount_rate"],
             tiers=clv_config["value_tiers"],
