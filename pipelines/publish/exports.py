@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish.features import features_snapshot, snapshot_features_sql
 from pipelines.publish.tables import PUBLISHED_TABLES, Publication
 
 LATEST_POINTER = "latest.json"
@@ -59,13 +60,9 @@ def _write_email_lists(
     """One CSV per segment: consenting customers with an address, and a few figures to personalise."""
     # the consent filter is applied once, here; every CSV is cut from this table
     con.execute(
-        """
+        f"""
         create or replace temp table publish_email_audience as
-        with latest_features as (
-            select * from marts.customer_features
-            where as_of_date <= $as_of
-            qualify row_number() over (partition by customer_key order by as_of_date desc) = 1
-        )
+        with latest_features as ({snapshot_features_sql()})
         select
             customers.email,
             customers.first_name,
@@ -80,7 +77,7 @@ def _write_email_lists(
         where customers.marketing_consent is true
             and nullif(trim(customers.email), '') is not null
         """,
-        {"as_of": as_of},
+        {"features_as_of": features_snapshot(con, as_of)},
     )
     files = {}
     for segment_type in segment_types:

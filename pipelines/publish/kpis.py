@@ -23,8 +23,8 @@ from datetime import date
 import duckdb
 
 from pipelines.publish.config import KpiWindows
+from pipelines.publish.features import features_snapshot, snapshot_features_sql
 
-FEATURES = "marts.customer_features"
 OPTIONAL_FEATURES = ("email_clicks_90d", "avg_satisfaction")
 
 
@@ -44,8 +44,14 @@ def _feature_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """The KPI query over `publish_memberships`; parameters $as_of, $activity_days, $revenue_days."""
+    """The KPI query over `publish_memberships`; parameters $as_of, $activity_days, $revenue_days
+    and $features_as_of (`features_snapshot`)."""
     features = _feature_columns(con)
+    latest_features = snapshot_features_sql(
+        "features.customer_key::varchar as customer_key, "
+        f"{features['email_clicks_90d']} as email_clicks_90d, "
+        f"{features['avg_satisfaction']} as avg_satisfaction"
+    )
     return f"""
         with
         published as (
@@ -86,17 +92,7 @@ def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
                 and started_at < $as_of::timestamp
             group by customer_key
         ),
-        latest_features as (
-            select
-                features.customer_key::varchar as customer_key,
-                {features["email_clicks_90d"]} as email_clicks_90d,
-                {features["avg_satisfaction"]} as avg_satisfaction
-            from {FEATURES} as features
-            where features.as_of_date <= $as_of::date
-            qualify row_number() over (
-                partition by features.customer_key order by features.as_of_date desc
-            ) = 1
-        ),
+        latest_features as ({latest_features}),
         totals as (
             select count(*) as customers, sum(window_revenue) as window_revenue from order_facts
         ),
@@ -152,6 +148,7 @@ def write_segment_kpis(con: duckdb.DuckDBPyConnection, as_of: date, windows: Kpi
         "as_of": as_of,
         "activity_days": windows.activity_window_days,
         "revenue_days": windows.revenue_window_days,
+        "features_as_of": features_snapshot(con, as_of),
     }
     con.execute(f"create or replace temp table publish_kpis as {segment_kpis_sql(con)}", params)
     con.execute("create table if not exists segments.segment_kpis as from publish_kpis limit 0")

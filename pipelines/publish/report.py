@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 from pipelines.catalog import table_columns
 from pipelines.publish.config import ReportSettings
+from pipelines.publish.features import features_snapshot, snapshot_features_sql
 from pipelines.publish.tables import Publication
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -88,11 +89,7 @@ def _customer_features(
     selected = ", ".join(f"features.{f}::double as {f}" for f in features)
     return con.sql(
         f"""
-        with latest_features as (
-            select * from marts.customer_features
-            where as_of_date <= $as_of
-            qualify row_number() over (partition by customer_key order by as_of_date desc) = 1
-        )
+        with latest_features as ({snapshot_features_sql()})
         select published.customer_key, published.{segment_type}::varchar as segment
             {", " + selected if selected else ""}
         from segments.customer_segments as published
@@ -100,7 +97,7 @@ def _customer_features(
         where published.{segment_type} is not null
         order by published.customer_key
         """,
-        params={"as_of": as_of},
+        params={"features_as_of": features_snapshot(con, as_of)},
     ).pl()
 
 
