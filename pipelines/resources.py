@@ -1,7 +1,7 @@
 """Resources, declared once and injected by key.
 
 - `duckdb`: the warehouse. Connections are opened per use (`with duckdb.get_connection() as con`)
-  and closed straight away: DuckDB allows one writing process per file.
+  and closed straight away, also when the block raises: DuckDB allows one writing process per file.
 - `dbt`: the dbt CLI, running the project in `dbt_project/` against the same file.
 """
 
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -21,10 +24,29 @@ from pipelines.settings import DBT_PROJECT_DIR, duckdb_config, get_paths
 WAREHOUSE_POOL = "warehouse"
 
 
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource, but the connection is closed when the `with` block raises too.
+
+    dagster-duckdb closes it only after a clean exit; after an error the open connection stays
+    referenced from the exception's traceback, which Dagster keeps, so the file stayed open for
+    writing in the run's process after a failed step, for the rest of the run and beyond.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
+
+
 def duckdb_resource() -> DuckDBResource:
     # Read when a run starts, so a test or the benchmark can point a run at another file.
     os.environ.setdefault("WAREHOUSE_PATH", str(get_paths().warehouse))
-    return DuckDBResource(database=dg.EnvVar("WAREHOUSE_PATH"), connection_config=duckdb_config())
+    return WarehouseResource(
+        database=dg.EnvVar("WAREHOUSE_PATH"), connection_config=duckdb_config()
+    )
 
 
 def dbt_resource() -> DbtCliResource:
