@@ -1,7 +1,7 @@
 with
 
 email_events as (
-    select * from {{ ref('stg_crm__email_events') }}
+    select * from {{ ref('int_email_events_deduplicated') }}
 ),
 
 identifiers as (

@@ -1,3 +1,5 @@
+-- No deduplication here: the incremental int_email_events_deduplicated keys events by event_key,
+-- so the daily run hashes only the new day's rows through this view.
 with
 
 source as (
@@ -19,11 +21,15 @@ renamed as (
     from source
 ),
 
-deduplicated as (
-    -- the same event exported twice is one event
-    select distinct on (email_hash, contact_id, campaign_id, event_type, occurred_at) *
+keyed as (
+    select
+        -- the fields that make an event unique: the same event exported twice has the same key
+        md5(concat_ws('|',
+            coalesce(email_hash, ''), coalesce(contact_id, ''), coalesce(campaign_id, ''),
+            coalesce(event_type, ''), coalesce(cast(occurred_at as varchar), '')
+        )) as event_key,
+        *
     from renamed
-    order by email_hash, contact_id, campaign_id, event_type, occurred_at, _loaded_at
 )
 
-select * from deduplicated
+select * from keyed
