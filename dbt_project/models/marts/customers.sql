@@ -37,22 +37,35 @@ identifier_summary as (
 ),
 
 activity as (
-    select customer_key, 'crm' as source, created_at as seen_at from contacts
+    -- each source reduced to its first and last sighting per customer first: with one aggregate
+    -- (and a distinct string_agg) over every order, session, ticket and email row the model took
+    -- 14 s at tier L, like this 10 s, for the same 941,526 rows
+    select customer_key, 'crm' as source, min(created_at) as first_at, max(created_at) as last_at
+    from contacts
+    group by customer_key
     union all
-    select customer_key, 'crm', created_at from {{ ref('int_tickets_resolved') }}
+    select customer_key, 'crm', min(created_at), max(created_at)
+    from {{ ref('int_tickets_resolved') }}
+    group by customer_key
     union all
-    select customer_key, 'pos', ordered_at from {{ ref('orders') }}
+    select customer_key, 'pos', min(ordered_at), max(ordered_at)
+    from {{ ref('orders') }}
+    group by customer_key
     union all
-    select customer_key, 'web', started_at from {{ ref('web_sessions') }}
+    select customer_key, 'web', min(started_at), max(started_at)
+    from {{ ref('web_sessions') }}
+    group by customer_key
     union all
-    select customer_key, 'crm', occurred_at from {{ ref('int_email_events_resolved') }}
+    select customer_key, 'crm', min(occurred_at), max(occurred_at)
+    from {{ ref('int_email_events_resolved') }}
+    group by customer_key
 ),
 
 seen as (
     select
         customer_key,
-        min(seen_at) as first_seen_at,
-        max(seen_at) as last_seen_at,
+        min(first_at) as first_seen_at,
+        max(last_at) as last_seen_at,
         string_agg(distinct source, ',' order by source) as sources
     from activity
     where customer_key is not null
