@@ -58,8 +58,14 @@
     ) }}
 {% endmacro %}
 
+{#- The incremental filter of the models that read raw rows as they are loaded: rows loaded since
+    the newest one the model already holds (every row when it holds none). -#}
+{% macro loaded_since_last_build() -%}
+    _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+{%- endmacro %}
+
 {% macro record_loads_written() %}
-    {#- the model reads rows with _loaded_at above its own newest; a null max means every row -#}
+    {#- what loaded_since_last_build() lets in; a null max means every row -#}
     {{ record_rows_written(
         "select '_loaded_at > timestamp ''' || max(_loaded_at) || '''' from " ~ this
     ) }}

@@ -17,7 +17,7 @@ events as (
     select * from {{ ref('stg_crm__email_events') }}
     {% if is_incremental() %}
     -- the daily run reads only rows loaded since the last run
-    where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+    where {{ loaded_since_last_build() }}
     {% endif %}
 ),
 

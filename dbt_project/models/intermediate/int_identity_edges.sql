@@ -9,7 +9,7 @@
 
 {%- set since -%}
     {% if is_incremental() -%}
-    _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+    {{ loaded_since_last_build() }}
     {%- else -%}
     true
     {%- endif %}

@@ -16,7 +16,7 @@ order_lines as (
     where order_id in (
         select order_id
         from {{ ref('int_order_lines_deduplicated') }}
-        where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+        where {{ loaded_since_last_build() }}
     )
     {% endif %}
 ),

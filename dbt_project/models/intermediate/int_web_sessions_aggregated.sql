@@ -17,7 +17,7 @@ events as (
     where session_key in (
         select session_key
         from {{ ref('int_web_events_deduplicated') }}
-        where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+        where {{ loaded_since_last_build() }}
     )
     {% endif %}
 ),
