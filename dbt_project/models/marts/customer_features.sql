@@ -11,6 +11,16 @@
     from events strictly before D (timestamps < D at midnight). A source with no rows before D
     gives nulls for its features; with rows, a customer without activity in it gets zero counts. -#}
 
+{#- A build of a few snapshots (a daily run builds one or two) sums each straight from the events
+    before it; a build of many goes through the stream of changes below (var
+    feature_snapshots_summed_directly). -#}
+{%- set sum_directly = false %}
+{%- if is_incremental() and execute %}
+    {%- set to_build = run_query(
+        'select count(*) from (' ~ feature_snapshots_to_build() ~ ')').columns[0].values()[0] %}
+    {%- set sum_directly = to_build <= var('feature_snapshots_summed_directly') %}
+{%- endif %}
+
 with
 
 all_snapshot_dates as (
@@ -39,7 +49,7 @@ tickets as (
     select * from {{ ref('int_tickets_resolved') }}
 ),
 
-email_events as (
+emails as (
     select * from {{ ref('int_email_events_resolved') }}
 ),
 
@@ -57,7 +67,7 @@ sources_as_of as (
             as has_web_source,
         coalesce((select min(created_at) from tickets) < snapshot_dates.as_of_date, false)
             as has_tickets_source,
-        coalesce((select min(occurred_at) from email_events) < snapshot_dates.as_of_date, false)
+        coalesce((select min(occurred_at) from emails) < snapshot_dates.as_of_date, false)
             as has_email_source
     from snapshot_dates
 ),
@@ -89,211 +99,149 @@ customer_changes as (
         on customers.first_seen_at < visible.as_of_date
 ),
 
-order_windows as (
+{#- The event sources, and what one event of each changes: (change column, its value for the
+    event, the rolling window in days it counts in or none for all time). `columns` are the
+    event's own columns that the values read. An event counts as of D once seen_at < D, and in
+    the w-day window of D while window_from + w days >= D: a web session counts once it is over
+    (ended_at < D; one crossing midnight into D is not before D) but its windows are on
+    started_at. The weekend is isodow 6 and 7 and the morning ends at 11:00, on the shop's local
+    clock (ordered_at has no time zone). Both ways of computing the features (the stream of
+    changes for a backfill, and the direct sums of a daily run) read these definitions. -#}
+{%- set event_sources = {
+    'order': {
+        'relation': 'orders', 'seen_at': 'ordered_at', 'window_from': 'ordered_at',
+        'columns': [
+            'is_return', 'ordered_at', 'order_date', 'channel', 'lines', 'returned_lines',
+            'cast(net_revenue as decimal(18, 4)) as net_revenue',
+            'cast(gross_revenue as decimal(18, 4)) as gross_revenue',
+            'cast(discount_amount as decimal(18, 4)) as discount_amount',
+        ],
+        'changes': [
+            ('purchase_at', 'case when not is_return then ordered_at end', none),
+            ('purchase_date', 'case when not is_return then order_date end', none),
+            ('purchases', 'cast(not is_return as integer)', none),
+            ('purchases_90d', 'cast(not is_return as integer)', 90),
+            ('purchases_365d', 'cast(not is_return as integer)', 365),
+            ('net_revenue', 'net_revenue', none),
+            ('net_revenue_90d', 'net_revenue', 90),
+            ('net_revenue_365d', 'net_revenue', 365),
+            ('purchase_revenue', 'case when not is_return then net_revenue end', none),
+            ('online_orders', "cast(not is_return and channel = 'online' as integer)", none),
+            ('weekend_orders', 'cast(not is_return and isodow(ordered_at) in (6, 7) as integer)',
+                none),
+            ('morning_orders', 'cast(not is_return and hour(ordered_at) < 11 as integer)', none),
+            ('purchase_gross_revenue', 'case when not is_return then gross_revenue end', none),
+            ('purchase_discount', 'case when not is_return then discount_amount end', none),
+            ('lines', 'lines', none),
+            ('returned_lines', 'returned_lines', none),
+        ],
+    },
+    'session': {
+        'relation': 'web_sessions', 'seen_at': 'ended_at', 'window_from': 'started_at',
+        'columns': [
+            'started_at', 'ended_at', 'page_views', 'product_views', 'add_to_carts',
+            'cast(coalesce(is_cart_abandoned, false) as integer) as cart_abandonments',
+        ],
+        'changes': [
+            ('visit_at', 'started_at', none),
+            ('web_sessions', '1', none),
+            ('web_sessions_30d', '1', 30),
+            ('web_sessions_90d', '1', 90),
+            ('page_views_30d', 'page_views', 30),
+            ('page_views_90d', 'page_views', 90),
+            ('product_views_30d', 'product_views', 30),
+            ('add_to_carts_30d', 'add_to_carts', 30),
+            ('cart_abandonments_30d', 'cart_abandonments', 30),
+        ],
+    },
+    'ticket': {
+        'relation': 'tickets', 'seen_at': 'created_at', 'window_from': 'created_at',
+        'columns': ['created_at', 'satisfaction_score'],
+        'changes': [
+            ('support_tickets_365d', '1', 365),
+            ('satisfaction_sum_365d', 'satisfaction_score', 365),
+            ('satisfaction_scores_365d', 'cast(satisfaction_score is not null as integer)', 365),
+        ],
+    },
+    'email': {
+        'relation': 'emails', 'seen_at': 'occurred_at', 'window_from': 'occurred_at',
+        'columns': ['occurred_at', 'event_type'],
+        'changes': [
+            ('email_opens_90d', "cast(event_type = 'open' as integer)", 90),
+            ('email_clicks_90d', "cast(event_type = 'click' as integer)", 90),
+        ],
+    },
+} %}
+
+{%- for name, source in event_sources.items() %}
+{%- set windows = source.changes | map(attribute=2) | reject('none') | unique | list %}
+
+{{ name }}_events as (
+    select customer_key, {{ source.columns | join(', ') }}
+    from {{ source.relation }}
+    where customer_key is not null
+),
+
+{{ name }}_windows as (
+    -- the snapshot that first sees each event, and the first one outside each of its windows
     select
-        orders.customer_key,
-        orders.is_return,
-        orders.ordered_at,
-        orders.order_date,
-        orders.channel,
-        orders.lines,
-        orders.returned_lines,
-        cast(orders.net_revenue as decimal(18, 4)) as net_revenue,
-        cast(orders.gross_revenue as decimal(18, 4)) as gross_revenue,
-        cast(orders.discount_amount as decimal(18, 4)) as discount_amount,
-        visible.as_of_date as visible_from,
-        out_of_90d.as_of_date as leaves_90d_from,
-        out_of_365d.as_of_date as leaves_365d_from
-    from orders
+        events.*,
+        visible.as_of_date as visible_from
+        {%- for window in windows %},
+        out_of_{{ window }}d.as_of_date as leaves_{{ window }}d_from
+        {%- endfor %}
+    from {{ name }}_events as events
     asof inner join all_snapshot_dates as visible
-        on orders.ordered_at < visible.as_of_date
-    asof left join all_snapshot_dates as out_of_90d
-        on orders.ordered_at + interval 90 day < out_of_90d.as_of_date
-    asof left join all_snapshot_dates as out_of_365d
-        on orders.ordered_at + interval 365 day < out_of_365d.as_of_date
-    where orders.customer_key is not null
+        on events.{{ source.seen_at }} < visible.as_of_date
+    {%- for window in windows %}
+    asof left join all_snapshot_dates as out_of_{{ window }}d
+        on
+        {%- if source.seen_at == source.window_from %}
+            events.{{ source.window_from }} + interval {{ window }} day
+        {%- else %}
+            greatest(
+                events.{{ source.seen_at }},
+                events.{{ source.window_from }} + interval {{ window }} day
+            )
+        {%- endif %}
+            < out_of_{{ window }}d.as_of_date
+    {%- endfor %}
 ),
 
-order_changes as (
-    -- what each order adds at the snapshot that first sees it
+{{ name }}_changes as (
+    -- what each event adds at the snapshot that first sees it
     select
         customer_key,
-        visible_from as changes_from,
-        case when not is_return then ordered_at end as purchase_at,
-        case when not is_return then order_date end as purchase_date,
-        cast(not is_return as integer) as purchases,
-        cast(not is_return as integer) as purchases_90d,
-        cast(not is_return as integer) as purchases_365d,
-        net_revenue,
-        net_revenue as net_revenue_90d,
-        net_revenue as net_revenue_365d,
-        case when not is_return then net_revenue end as purchase_revenue,
-        cast(not is_return and channel = 'online' as integer) as online_orders,
-        -- when they buy, on the shop's local clock (ordered_at has no time zone): isodow 6 and 7
-        -- are Saturday and Sunday; the morning ends at 11:00
-        cast(not is_return and isodow(ordered_at) in (6, 7) as integer) as weekend_orders,
-        cast(not is_return and hour(ordered_at) < 11 as integer) as morning_orders,
-        case when not is_return then gross_revenue end as purchase_gross_revenue,
-        case when not is_return then discount_amount end as purchase_discount,
-        lines,
-        returned_lines
-    from order_windows
+        visible_from as changes_from
+        {%- for column, value, window in source.changes %},
+        {{ value }} as {{ column }}
+        {%- endfor %}
+    from {{ name }}_windows
+    {%- for window in windows %}
     union all by name
-    -- what it takes away from the 90-day window once it is older than that
+    -- and what it takes away from its {{ window }}-day window once it is older than that
     select
         customer_key,
-        leaves_90d_from as changes_from,
-        -cast(not is_return as integer) as purchases_90d,
-        -net_revenue as net_revenue_90d
-    from order_windows
-    where leaves_90d_from is not null
-    union all by name
-    -- and from the 365-day window
-    select
-        customer_key,
-        leaves_365d_from as changes_from,
-        -cast(not is_return as integer) as purchases_365d,
-        -net_revenue as net_revenue_365d
-    from order_windows
-    where leaves_365d_from is not null
+        leaves_{{ window }}d_from as changes_from
+        {%- for column, value, in_window in source.changes if in_window == window %},
+        -({{ value }}) as {{ column }}
+        {%- endfor %}
+    from {{ name }}_windows
+    where leaves_{{ window }}d_from is not null
+    {%- endfor %}
 ),
-
--- Web sessions: a session counts once it is over (ended_at < D: one crossing midnight into D is
--- not before D) but the windows are on started_at. A session is in the 30-day window of D when
--- ended_at < D and started_at >= D - 30 days, so it leaves the window at the first snapshot
--- with both ended_at < D and started_at + 30 days < D.
-session_windows as (
-    select
-        web_sessions.customer_key,
-        web_sessions.started_at,
-        web_sessions.page_views,
-        web_sessions.product_views,
-        web_sessions.add_to_carts,
-        cast(coalesce(web_sessions.is_cart_abandoned, false) as integer) as cart_abandonments,
-        visible.as_of_date as visible_from,
-        out_of_30d.as_of_date as leaves_30d_from,
-        out_of_90d.as_of_date as leaves_90d_from
-    from web_sessions
-    asof inner join all_snapshot_dates as visible
-        on web_sessions.ended_at < visible.as_of_date
-    asof left join all_snapshot_dates as out_of_30d
-        on greatest(web_sessions.ended_at, web_sessions.started_at + interval 30 day)
-            < out_of_30d.as_of_date
-    asof left join all_snapshot_dates as out_of_90d
-        on greatest(web_sessions.ended_at, web_sessions.started_at + interval 90 day)
-            < out_of_90d.as_of_date
-    where web_sessions.customer_key is not null
-),
-
-session_changes as (
-    select
-        customer_key,
-        visible_from as changes_from,
-        started_at as visit_at,
-        1 as web_sessions,
-        1 as web_sessions_30d,
-        1 as web_sessions_90d,
-        page_views as page_views_30d,
-        page_views as page_views_90d,
-        product_views as product_views_30d,
-        add_to_carts as add_to_carts_30d,
-        cart_abandonments as cart_abandonments_30d
-    from session_windows
-    union all by name
-    select
-        customer_key,
-        leaves_30d_from as changes_from,
-        -1 as web_sessions_30d,
-        -page_views as page_views_30d,
-        -product_views as product_views_30d,
-        -add_to_carts as add_to_carts_30d,
-        -cart_abandonments as cart_abandonments_30d
-    from session_windows
-    where leaves_30d_from is not null
-    union all by name
-    select
-        customer_key,
-        leaves_90d_from as changes_from,
-        -1 as web_sessions_90d,
-        -page_views as page_views_90d
-    from session_windows
-    where leaves_90d_from is not null
-),
-
--- Tickets count in the 365 days and emails in the 90 days before D, the same way.
-ticket_windows as (
-    select
-        tickets.customer_key,
-        tickets.satisfaction_score,
-        visible.as_of_date as visible_from,
-        out_of_365d.as_of_date as leaves_365d_from
-    from tickets
-    asof inner join all_snapshot_dates as visible
-        on tickets.created_at < visible.as_of_date
-    asof left join all_snapshot_dates as out_of_365d
-        on tickets.created_at + interval 365 day < out_of_365d.as_of_date
-    where tickets.customer_key is not null
-),
-
-ticket_changes as (
-    select
-        customer_key,
-        visible_from as changes_from,
-        1 as support_tickets_365d,
-        satisfaction_score as satisfaction_sum_365d,
-        cast(satisfaction_score is not null as integer) as satisfaction_scores_365d
-    from ticket_windows
-    union all by name
-    select
-        customer_key,
-        leaves_365d_from as changes_from,
-        -1 as support_tickets_365d,
-        -satisfaction_score as satisfaction_sum_365d,
-        -cast(satisfaction_score is not null as integer) as satisfaction_scores_365d
-    from ticket_windows
-    where leaves_365d_from is not null
-),
-
-email_windows as (
-    select
-        email_events.customer_key,
-        cast(email_events.event_type = 'open' as integer) as opens,
-        cast(email_events.event_type = 'click' as integer) as clicks,
-        visible.as_of_date as visible_from,
-        out_of_90d.as_of_date as leaves_90d_from
-    from email_events
-    asof inner join all_snapshot_dates as visible
-        on email_events.occurred_at < visible.as_of_date
-    asof left join all_snapshot_dates as out_of_90d
-        on email_events.occurred_at + interval 90 day < out_of_90d.as_of_date
-    where email_events.customer_key is not null
-),
-
-email_changes as (
-    select customer_key, visible_from as changes_from, opens as email_opens_90d,
-        clicks as email_clicks_90d
-    from email_windows
-    union all by name
-    select customer_key, leaves_90d_from as changes_from, -opens as email_opens_90d,
-        -clicks as email_clicks_90d
-    from email_windows
-    where leaves_90d_from is not null
-),
+{%- endfor %}
 
 -- The top category changes only where one of the customer's category totals changes: at each
 -- such snapshot, rank the categories by the totals that hold on it. It is set (not summed), so
 -- it travels as a struct (top) that is null on every other change, and the running value is the
 -- last one set; a customer whose categories are all net returned gets a struct of nulls.
 category_change_points as (
-    {%- if is_incremental() %}
-    -- a daily run builds one or two snapshots: per customer, the last change at or before each
-    select distinct customer_key, changes_from
-    from (
-        select category_running.customer_key, max(category_running.visible_from) as changes_from
-        from category_running
-        inner join snapshot_dates on category_running.visible_from <= snapshot_dates.as_of_date
-        group by category_running.customer_key, snapshot_dates.as_of_date
-    )
+    {%- if sum_directly %}
+    -- ranked as of each snapshot built
+    select distinct category_running.customer_key, snapshot_dates.as_of_date as changes_from
+    from category_running
+    inner join snapshot_dates on category_running.visible_from <= snapshot_dates.as_of_date
     {%- else %}
     select distinct customer_key, visible_from as changes_from
     from category_running
@@ -338,14 +286,10 @@ top_category_changes as (
 
 changes as (
     select * from customer_changes
+    {%- for name in event_sources %}
     union all by name
-    select * from order_changes
-    union all by name
-    select * from session_changes
-    union all by name
-    select * from ticket_changes
-    union all by name
-    select * from email_changes
+    select * from {{ name }}_changes
+    {%- endfor %}
     union all by name
     select * from top_category_changes
 ),
@@ -382,102 +326,79 @@ changes as (
     ('max', 'visit_at', 'last_visit_at'),
 ] -%}
 
-{#- Which source's changes carry each column above, for the daily path: it aggregates each
-    source on its own (an order change does not carry the session columns, and so on). -#}
-{%- set change_columns = {
-    'customer_changes': ['exists_from', 'first_seen_at'],
-    'order_changes': [
-        'purchase_at', 'purchase_date', 'purchases', 'purchases_90d', 'purchases_365d',
-        'online_orders', 'weekend_orders', 'morning_orders', 'net_revenue', 'net_revenue_90d',
-        'net_revenue_365d', 'purchase_revenue', 'purchase_gross_revenue', 'purchase_discount',
-        'lines', 'returned_lines',
-    ],
-    'session_changes': [
-        'visit_at', 'web_sessions', 'web_sessions_30d', 'web_sessions_90d',
-        'cart_abandonments_30d', 'page_views_30d', 'page_views_90d', 'product_views_30d',
-        'add_to_carts_30d',
-    ],
-    'ticket_changes': [
-        'support_tickets_365d', 'satisfaction_scores_365d', 'satisfaction_sum_365d',
-    ],
-    'email_changes': ['email_opens_90d', 'email_clicks_90d'],
-} -%}
-{%- set mapped = [] -%}
-{%- for columns in change_columns.values() %}{% do mapped.extend(columns) %}{% endfor -%}
+{#- Every column above must be one of the changes. -#}
+{%- set change_columns = ['exists_from', 'first_seen_at'] -%}
+{%- for source in event_sources.values() -%}
+    {%- do change_columns.extend(source.changes | map(attribute=0)) -%}
+{%- endfor -%}
 {%- for column in (extremes | map(attribute=1) | list) + (sums | map(attribute=0) | list) -%}
-    {%- if column not in mapped -%}
+    {%- if column not in change_columns -%}
         {{ exceptions.raise_compiler_error(
-            "customer_features: the change column '" ~ column ~ "' is not in change_columns") }}
+            "customer_features: the change column '" ~ column ~ "' is in no source's changes") }}
     {%- endif -%}
 {%- endfor %}
 
-{% if is_incremental() %}
--- A daily run builds one or two snapshots (the latest day, and a new weekly one): the features
--- as of each are the sums of the changes up to it. A change counts toward the first snapshot
--- built at or after it (its bucket) and every later one. Each source is first summed per
--- customer and bucket on its own: one aggregate over the whole stream of changes, where every
--- row carries every source's columns, spilled 21 GB and took 100 s at tier L; per source, the
--- same snapshot takes about 50 s (docs/performance.md).
-built_snapshots as (
-    select list(as_of_date order by as_of_date) as dates from snapshot_dates
-),
-{#- a change's bucket: the first snapshot built at or after it -#}
-{%- set bucket -%}
-    list_filter((select dates from built_snapshots), lambda d: d >= changes_from)[1]
-{%- endset %}
-{%- set last_built = '(select list_last(dates) from built_snapshots)' %}
+{% if sum_directly %}
+-- A few snapshots: each summed straight from the events seen before it, a window being a filter
+-- on the same sum. The stream of changes serves a backfill's hundred snapshots in one pass, but
+-- for the one snapshot of a daily run it took 35 s at tier L, against 8 s this way
+-- (docs/performance.md).
+{%- for name, source in event_sources.items() %}
+{%- set change_of = {} %}
+{%- for column, value, window in source.changes %}
+    {%- do change_of.update({column: (value, window)}) %}
+{%- endfor %}
 
-changes_per_bucket as (
-    {%- for source, columns in change_columns.items() %}
+{{ name }}_as_of as (
     select
-        customer_key,
-        {{ bucket }} as bucket
-        {%- for agg, column, feature in extremes if column in columns %},
-        {{ agg }}({{ column }}) as {{ feature }}
+        events.customer_key,
+        snapshot_dates.as_of_date
+        {%- for agg, column, feature in extremes if column in change_of %},
+        {{ agg }}({{ change_of[column][0] }}) as {{ feature }}
         {%- endfor %}
-        {%- for column, feature, type in sums if column in columns %},
-        sum({{ column }}) as {{ feature }}
+        {%- for column, feature, type in sums if column in change_of %},
+        {%- set value, window = change_of[column] %}
+        sum({{ value }})
+        {%- if window %}
+            filter (where {{ source.window_from }} + interval {{ window }} day
+                >= snapshot_dates.as_of_date)
+        {%- endif %} as {{ feature }}
         {%- endfor %}
-    from {{ source }}
-    where changes_from <= {{ last_built }}
-    group by all
-    union all by name
-    {%- endfor %}
-    -- the top category is set, not summed: the latest set in the bucket
-    select
-        customer_key,
-        {{ bucket }} as bucket,
-        arg_max(top, changes_from) as top,
-        max(changes_from) as top_from
-    from top_category_changes
-    where changes_from <= {{ last_built }}
-    group by all
+    from {{ name }}_events as events
+    inner join snapshot_dates on events.{{ source.seen_at }} < snapshot_dates.as_of_date
+    group by events.customer_key, snapshot_dates.as_of_date
 ),
+{%- endfor %}
 
 customers_as_of as (
-    select
-        customer_key,
-        as_of_date,
-        {%- for agg, column, feature in extremes %}
-        {{ agg }}({{ feature }}) as {{ feature }},
-        {%- endfor %}
-        {%- for column, feature, type in sums %}
-        cast(sum({{ feature }}) as {{ type }}) as {{ feature }},
-        {%- endfor %}
-        arg_max(top, top_from) as top
-    from (
-        -- a bucket counts toward its own snapshot and every later one built
-        select
-            *,
-            unnest(list_filter((select dates from built_snapshots), lambda d: d >= bucket))
-                as as_of_date
-        from changes_per_bucket
-    )
-    group by customer_key, as_of_date
     -- a customer exists as of D once first seen before D
-    having min(exists_from) is not null
+    select
+        customers.customer_key,
+        snapshot_dates.as_of_date,
+        customers.first_seen_at
+        {%- for name, source in event_sources.items() %}
+        {%- set columns = source.changes | map(attribute=0) | list %}
+        {%- for agg, column, feature in extremes if column in columns %},
+        {{ name }}_as_of.{{ feature }}
+        {%- endfor %}
+        {%- for column, feature, type in sums if column in columns %},
+        cast({{ name }}_as_of.{{ feature }} as {{ type }}) as {{ feature }}
+        {%- endfor %}
+        {%- endfor %},
+        top_category_changes.top
+    from customers
+    inner join snapshot_dates on customers.first_seen_at < snapshot_dates.as_of_date
+    {%- for name in event_sources %}
+    left join {{ name }}_as_of
+        on customers.customer_key = {{ name }}_as_of.customer_key
+        and snapshot_dates.as_of_date = {{ name }}_as_of.as_of_date
+    {%- endfor %}
+    left join top_category_changes
+        on customers.customer_key = top_category_changes.customer_key
+        and snapshot_dates.as_of_date = top_category_changes.changes_from
 ),
 {% else %}
+-- Many snapshots: the running totals of the stream of changes, read at each snapshot built.
 changes_per_snapshot as (
     select
         customer_key,
