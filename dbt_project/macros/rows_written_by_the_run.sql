@@ -5,8 +5,8 @@
     with the history (116 s of a daily run at tier L, docs/performance.md). So:
 
     - an incremental model records in a pre-hook, in dbt_meta.rows_written, a condition true for
-      every row it is about to write: `as_of_date >= <the earliest snapshot it builds>` (computed
-      by the same macro that picks the snapshots, so a backfill's many snapshots are all in it)
+      every row it is about to write: `as_of_date in (<the snapshots it builds>)` (computed by
+      the same macro that picks the snapshots, so a backfill's many snapshots are all in it)
       or `_loaded_at > <the newest load it already holds>` (the watermark its own filter uses);
       a first build or `--full-refresh` records null: every row;
     - a data test opts in with `config: {where: __written_by_the_run__}`; get_where_subquery
@@ -52,9 +52,11 @@
 {% endmacro %}
 
 {% macro record_snapshots_written() %}
+    {#- the list, not `>=` its earliest: a snapshot with no rows (customer_category_spend before
+        the first purchase) is built again on every run and would widen the scope to every row -#}
     {{ record_rows_written(
-        "select 'as_of_date >= date ''' || min(as_of_date) || '''' from ("
-        ~ feature_snapshots_to_build() ~ ")"
+        "select 'as_of_date in (' || string_agg('date ''' || as_of_date || '''', ', '"
+        ~ " order by as_of_date) || ')' from (" ~ feature_snapshots_to_build() ~ ")"
     ) }}
 {% endmacro %}
 

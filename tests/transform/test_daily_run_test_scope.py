@@ -1,8 +1,9 @@
 """On a daily run the data tests of the incremental histories check what the run wrote.
 
-A full build writes three weekly snapshots (2025-02-17, 02-24 and 03-03, also the latest day).
-A run nine days later writes two: the new weekly snapshot of 2025-03-10 and the latest day,
-2025-03-12. A bad row planted in a snapshot that run wrote fails its tests; one planted in an
+A full build writes five weekly snapshots (2025-02-03 to 03-03, also the latest day). A run nine
+days later writes two: the new weekly snapshot of 2025-03-10 and the latest day, 2025-03-12. The
+first two snapshots, before the first purchase, hold no category spend, so customer_category_spend
+builds them again on every run; that must not widen its tests to the whole history. A bad row planted in a snapshot that run wrote fails its tests; one planted in an
 older snapshot is not checked again by it, but is by a full build's tests (or with the var
 `data_tests_check_all_rows`). The same holds for the order lines by their load time.
 (macros/rows_written_by_the_run.sql)
@@ -40,6 +41,22 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     warehouse = root / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
+        # a contact who signs up a week before the first purchase and never buys
+        insert_rows(
+            con,
+            "crm_contacts",
+            [
+                {
+                    "contact_id": "C9",
+                    "email": "cleo@example.com",
+                    "marketing_consent": False,
+                    "created_at": "2025-01-30 12:00:00",
+                    "updated_at": "2025-01-30 12:00:00",
+                }
+            ],
+            partition_date="2025-01-30",
+            loaded_at=FIRST_LOAD,
+        )
         insert_rows(
             con,
             "pos_order_lines",
@@ -159,11 +176,28 @@ def test_the_daily_run_records_what_it_wrote(warehouses: Warehouses) -> None:
         scope = dict(
             con.execute("select model, written_where from dbt_meta.rows_written").fetchall()
         )
-    assert snapshots == ["2025-02-17", OLD_SNAPSHOT, "2025-03-03", "2025-03-10", LATEST_SNAPSHOT]
+        spend_in_scope = [
+            str(d)
+            for (d,) in con.execute(
+                "select distinct as_of_date from marts.customer_category_spend "
+                f"where {scope['marts.customer_category_spend']} order by 1"
+            ).fetchall()
+        ]
+    assert snapshots == [
+        "2025-02-03",
+        "2025-02-10",
+        "2025-02-17",
+        OLD_SNAPSHOT,
+        "2025-03-03",
+        "2025-03-10",
+        LATEST_SNAPSHOT,
+    ]
     assert scope["marts.customer_features"] == (
-        f"as_of_date >= date '{WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN}'"
+        f"as_of_date in (date '{WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN}', date '{LATEST_SNAPSHOT}')"
     )
-    assert scope["marts.customer_category_spend"] == scope["marts.customer_features"]
+    # the spend scope also names the two empty snapshots it built again, but holds only the
+    # rows of the two this run added
+    assert spend_in_scope == [WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN, LATEST_SNAPSHOT]
     assert scope["intermediate.int_order_lines_deduplicated"] == (
         f"_loaded_at > timestamp '{FIRST_LOAD}'"
     )
