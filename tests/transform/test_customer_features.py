@@ -393,6 +393,22 @@ def test_a_few_snapshots_summed_directly_equal_the_stream_of_changes(
         assert len(direct) >= 5, f"{as_of}: the fixture's customers are missing"
         assert stream == direct, f"{as_of}: the two ways of summing the features differ"
 
+    # a threshold that is not a number stops dbt before it builds anything, naming the var and
+    # what it found
+    expected = r"feature_snapshots_summed_directly must be a whole number .*; found few"
+    with pytest.raises(AssertionError, match=expected):
+        run_dbt(
+            streamed,
+            tmp_path / "bad_var",
+            [
+                "run",
+                "--select",
+                "customer_features",
+                "--vars",
+                "{feature_snapshots_summed_directly: few}",
+            ],
+        )
+
 
 def test_every_model_and_column_is_described(runs: TwoDailyRuns, tmp_path: Path) -> None:
     run_dbt(runs.warehouse, tmp_path, ["docs", "generate"])

@@ -14,11 +14,17 @@
 {#- A build of a few snapshots (a daily run builds one or two) sums each straight from the events
     before it; a build of many goes through the stream of changes below (var
     feature_snapshots_summed_directly). -#}
+{%- set most_summed_directly = var('feature_snapshots_summed_directly') %}
+{%- if most_summed_directly is not number or most_summed_directly < 0 %}
+    {{ exceptions.raise_compiler_error(
+        "var feature_snapshots_summed_directly must be a whole number of snapshots (>= 0); found "
+        ~ most_summed_directly) }}
+{%- endif %}
 {%- set sum_directly = false %}
 {%- if is_incremental() and execute %}
     {%- set to_build = run_query(
         'select count(*) from (' ~ feature_snapshots_to_build() ~ ')').columns[0].values()[0] %}
-    {%- set sum_directly = to_build <= var('feature_snapshots_summed_directly') %}
+    {%- set sum_directly = to_build <= most_summed_directly %}
 {%- endif %}
 
 with
