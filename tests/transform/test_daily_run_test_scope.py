@@ -3,8 +3,9 @@
 A full build writes five weekly snapshots (2025-02-03 to 03-03, also the latest day). A run nine
 days later writes two: the new weekly snapshot of 2025-03-10 and the latest day, 2025-03-12. The
 first two snapshots, before the first purchase, hold no category spend, so customer_category_spend
-builds them again on every run; that must not widen its tests to the whole history. A bad row planted in a snapshot that run wrote fails its tests; one planted in an
-older snapshot is not checked again by it, but is by a full build's tests (or with the var
+builds them again on every run; that must not widen its tests to the whole history. A bad row
+planted in a snapshot that run wrote fails its tests; one planted in an older snapshot is not
+checked again by it, but is by a full build's tests (or with the var
 `data_tests_check_all_rows`). The same holds for the order lines by their load time.
 (macros/rows_written_by_the_run.sql)
 """

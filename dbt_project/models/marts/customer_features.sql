@@ -92,6 +92,9 @@ sources_as_of as (
 -- the running totals need one sort per customer and the snapshots one range join, and no large
 -- table is joined to another.
 
+{#- The stream's CTEs are written only when the stream is used: a daily run's compiled SQL holds
+    what it runs. -#}
+{%- if not sum_directly %}
 customer_changes as (
     -- a customer exists as of D once first seen before D; first_seen_at is their earliest event
     -- of any source, so this is their first change
@@ -104,6 +107,7 @@ customer_changes as (
     asof inner join all_snapshot_dates as visible
         on customers.first_seen_at < visible.as_of_date
 ),
+{%- endif %}
 
 {#- The event sources, and what one event of each changes: (change column, its value for the
     event, the rolling window in days it counts in or none for all time). `columns` are the
@@ -187,6 +191,7 @@ customer_changes as (
     from {{ source.relation }}
     where customer_key is not null
 ),
+{%- if not sum_directly %}
 
 {{ name }}_windows as (
     -- the snapshot that first sees each event, and the first one outside each of its windows
@@ -236,6 +241,7 @@ customer_changes as (
     where leaves_{{ window }}d_from is not null
     {%- endfor %}
 ),
+{%- endif %}
 {%- endfor %}
 
 -- The top category changes only where one of the customer's category totals changes: at each
@@ -290,6 +296,7 @@ top_category_changes as (
     ) = 1
 ),
 
+{%- if not sum_directly %}
 changes as (
     select * from customer_changes
     {%- for name in event_sources %}
@@ -299,6 +306,7 @@ changes as (
     union all by name
     select * from top_category_changes
 ),
+{%- endif %}
 
 {#- How each feature accumulates over a customer's changes:
     (column in the changes, feature, type). -#}
