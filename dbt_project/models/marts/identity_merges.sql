@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=["{{ record_labels_written() }}", "{{ delete_rows_of_relabelled_nodes() }}"],
+    )
+}}
+{#- Incremental: the links of the identifiers int_identity_components labelled again are deleted
+    (pre-hook) and written as they are now; every other link keeps its customer. -#}
+
 with
 
 edges as (
@@ -6,6 +17,7 @@ edges as (
 
 nodes as (
     select * from {{ ref('int_identity_components') }}
+    where _labelled_in > {{ labelled_after() }}
 ),
 
 excluded as (
@@ -22,7 +34,8 @@ final as (
         edges.linked_identifier_value,
         edges.evidence,
         edges.evidence_id,
-        edges.observed_at
+        edges.observed_at,
+        this_node._labelled_in
     from edges
     -- links that touch an excluded identifier merged nobody: an excluded identifier is never a
     -- node, so the inner join drops links from one and the anti join links to one (the small

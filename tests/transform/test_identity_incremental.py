@@ -1,0 +1,244 @@
+"""A daily run labels again only the identity components its changes touch, and gets what a full
+rebuild gets.
+
+Each step below is a daily `dbt build` on one warehouse. After it, a copy of the warehouse has its
+identity graph and identity_merges rebuilt from the whole edge log (`--full-refresh`), and both
+must hold the same rows. The steps are the ways a component changes:
+
+1. first build: Ana (contact C1, her email on a guest order), Ben (contact C2), a loyalty card
+   L1 on an in-store order, a browser K1 that Ana logs in on;
+2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders;
+3. splits: Ben logs in on Ana's browser K1 (a browser of two accounts is shared: excluded, so
+   Ana's component loses it), and a staff card L9 is scanned with a third customer's email
+   (three people: excluded, its component falls apart in three);
+4. the threshold for cards is raised to 3: L9 is no longer excluded and merges its three again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.transform.build_args import dbt_build_args
+from tests.transform.dbt_runner import run_dbt
+from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_rows
+
+# the identity models a daily run updates in place, and the relation each is compared on
+IDENTITY_MODELS = {
+    "int_identity_components": "intermediate.int_identity_components",
+    "identity_merges": "marts.identity_merges",
+}
+CARDS_FOR_THREE = {
+    "identity_max_people_per_identifier": {
+        "email": 2,
+        "phone": 2,
+        "loyalty_id": 3,
+        "cookie": 1,
+    }
+}
+
+
+def contact(contact_id: str, email: str, created_at: str) -> dict[str, object]:
+    return {
+        "contact_id": contact_id,
+        "email": email,
+        "marketing_consent": False,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
+def login(cookie: str, contact_id: str, at: str) -> dict[str, object]:
+    return {
+        "event_timestamp": at,
+        "event_name": "login",
+        "user_pseudo_id": cookie,
+        "user_id": contact_id,
+        "session_id": f"{cookie}-{at}",
+    }
+
+
+def components(warehouse: Path) -> dict[tuple[str, str], tuple[object, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.sql(
+            "select identifier_type, identifier_value, customer_key, customer_key_identifier, "
+            "component_size, is_excluded from intermediate.int_identity_components"
+        ).fetchall()
+    return {(row[0], row[1]): row[2:] for row in rows}
+
+
+def assert_same_as_a_full_rebuild(warehouse: Path, work: Path, vars_: dict | None = None) -> None:
+    work.mkdir()
+    rebuilt = work / "rebuilt.duckdb"
+    shutil.copy(warehouse, rebuilt)
+    args = ["run", "--full-refresh", "--select", *IDENTITY_MODELS]
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    run_dbt(rebuilt, work / "rebuild", args)
+    for relation in IDENTITY_MODELS.values():
+        daily, full = rows_of(warehouse, relation), rows_of(rebuilt, relation)
+        assert daily, relation
+        assert daily == full, {
+            "relation": relation,
+            "only after the daily run": sorted(set(daily) - set(full)),
+            "only after a full rebuild": sorted(set(full) - set(daily)),
+        }
+
+
+def rows_of(warehouse: Path, relation: str) -> list[tuple[object, ...]]:
+    """Every row but the columns that tell when it was written, sorted."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relation_rows = con.sql(f"select * from {relation}")
+        when_written = [c for c in relation_rows.columns if c in {"_labelled_in", "_loaded_at"}]
+        rows = relation_rows.select(
+            *[c for c in relation_rows.columns if c not in when_written]
+        ).fetchall()
+    return sorted(rows, key=repr)
+
+
+def links_of_browser(warehouse: Path, cookie: str) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select count(*) from marts.identity_merges "
+            "where identifier_type = 'cookie' and identifier_value = ?",
+            [cookie],
+        ).fetchall()[0][0]
+
+
+def key_of(warehouse: Path, identifier_type: str, identifier_value: str) -> object:
+    return components(warehouse)[(identifier_type, identifier_value)][0]
+
+
+def load_day(warehouse: Path, day: str, **rows_by_table: list[dict[str, object]]) -> None:
+    """One daily drop: rows for raw tables, partitioned on `day` and loaded at 02:00 the next day."""
+    loaded_at = f"{date.fromisoformat(day) + timedelta(days=1)} 02:00:00"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        for table, rows in rows_by_table.items():
+            insert_rows(con, table, rows, partition_date=day, loaded_at=loaded_at)
+
+
+def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_day(
+        warehouse,
+        "2025-03-02",
+        crm_contacts=[
+            contact("C1", "ana@example.com", "2025-02-01 10:00:00"),
+            contact("C2", "ben@example.com", "2025-02-01 11:00:00"),
+        ],
+        pos_order_lines=[
+            espresso_line("A1", "2025-02-10 09:00:00", email="ana@example.com"),
+            espresso_line("L1-1", "2025-02-11 09:00:00", loyalty_id="L1"),
+            espresso_line("S1", "2025-02-12 09:00:00", loyalty_id="L9", email="sam@example.com"),
+            espresso_line("S2", "2025-02-13 09:00:00", loyalty_id="L9", email="tom@example.com"),
+        ],
+        web_events=[login("K1", "C1", "2025-02-14 20:00:00")],
+    )
+    run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
+    assert key_of(warehouse, "cookie", "K1") == key_of(warehouse, "contact_id", "C1")
+    assert key_of(warehouse, "loyalty_id", "L9") is not None
+    assert links_of_browser(warehouse, "K1") == 1
+    assert_same_as_a_full_rebuild(warehouse, tmp_path / "check1")
+
+    # 2. a merge, and a new contact
+    load_day(
+        warehouse,
+        "2025-03-04",
+        pos_order_lines=[
+            espresso_line("B1", "2025-03-04 09:00:00", email="ben@example.com", loyalty_id="L1")
+        ],
+        crm_contacts=[contact("C3", "cat@example.com", "2025-03-04 12:00:00")],
+    )
+    run_dbt(warehouse, tmp_path / "day2", dbt_build_args())
+    assert key_of(warehouse, "order_id", "L1-1") == key_of(warehouse, "contact_id", "C2")
+    assert key_of(warehouse, "contact_id", "C3") is not None
+    assert_same_as_a_full_rebuild(warehouse, tmp_path / "check2")
+
+    # 3. splits: a shared browser and a staff card
+    load_day(
+        warehouse,
+        "2025-03-06",
+        web_events=[login("K1", "C2", "2025-03-06 20:00:00")],
+        pos_order_lines=[
+            espresso_line("S3", "2025-03-06 09:00:00", loyalty_id="L9", email="una@example.com")
+        ],
+    )
+    run_dbt(warehouse, tmp_path / "day3", dbt_build_args())
+    after_split = components(warehouse)
+    assert after_split[("cookie", "K1")] == (None, None, None, True)
+    assert after_split[("loyalty_id", "L9")] == (None, None, None, True)
+    assert links_of_browser(warehouse, "K1") == 0
+    staff_card_orders = {after_split[("order_id", order)][0] for order in ("S1", "S2", "S3")}
+    assert len(staff_card_orders) == 3
+    assert_same_as_a_full_rebuild(warehouse, tmp_path / "check3")
+
+    # 4. a higher threshold for cards lifts L9's exclusion on the next run
+    run_dbt(warehouse, tmp_path / "day4", ["build", "--vars", json.dumps(CARDS_FOR_THREE)])
+    lifted = components(warehouse)
+    assert lifted[("loyalty_id", "L9")][3] is False
+    assert len({lifted[("order_id", order)][0] for order in ("S1", "S2", "S3")}) == 1
+    assert_same_as_a_full_rebuild(warehouse, tmp_path / "check4", CARDS_FOR_THREE)
+
+
+@pytest.fixture
+def built_warehouse(tmp_path: Path) -> Path:
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_day(
+        warehouse,
+        "2025-03-02",
+        pos_order_lines=[
+            espresso_line("A1", "2025-02-10 09:00:00", email="ana@example.com"),
+            espresso_line("B1", "2025-02-11 09:00:00", email="ben@example.com"),
+        ],
+    )
+    run_dbt(warehouse, tmp_path / "first", ["run", "--select", "+identity_merges"])
+    return warehouse
+
+
+def test_a_table_from_an_older_version_is_rebuilt_whole(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(built_warehouse)) as con:
+        for column in ("is_excluded", "_loaded_at", "_labelled_in"):
+            con.execute(f"alter table intermediate.int_identity_components drop column {column}")
+        con.execute("alter table marts.identity_merges drop column _labelled_in")
+    run_dbt(built_warehouse, tmp_path / "upgrade", ["run", "--select", *IDENTITY_MODELS])
+    assert_same_as_a_full_rebuild(built_warehouse, tmp_path / "check")
+
+
+def test_an_edge_slipped_in_under_an_old_load_time_stops_the_build(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(built_warehouse)) as con:
+        # Ana's and Ben's orders linked behind the watermark, then Ana's email seen on a new order
+        con.execute(
+            """
+            insert into intermediate.int_identity_edges by name
+            select 'x' as link_key, 'order_id' as identifier_type, 'A1' as identifier_value,
+                   'order_id' as linked_identifier_type, 'B1' as linked_identifier_value,
+                   'pos_order' as evidence, 'A1' as evidence_id,
+                   timestamp '2025-02-10 09:00:00' as observed_at,
+                   timestamp '2025-03-01 02:00:00' as _loaded_at
+            """
+        )
+    load_day(
+        built_warehouse,
+        "2025-03-04",
+        pos_order_lines=[espresso_line("A2", "2025-03-04 09:00:00", email="ana@example.com")],
+    )
+    result = run_dbt(
+        built_warehouse,
+        tmp_path / "second",
+        ["run", "--select", "+int_identity_components"],
+        check=False,
+    )
+    assert result["returncode"] != 0
+    message = " ".join(r["message"] or "" for r in result["results"])
+    assert "1 usable edge(s) join a component being labelled again" in message
+    assert "--full-refresh" in message
