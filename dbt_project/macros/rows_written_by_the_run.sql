@@ -160,3 +160,33 @@
         if numbered else "select null"
     ) }}
 {% endmacro %}
+
+{#- Pre-hook of the marts that take rows loaded since their last build and the rows whose
+    identity was labelled again (orders, web_sessions): the data tests check both. -#}
+{% macro record_loads_or_labels_written() %}
+    {%- set numbered = execute and is_incremental() and '_labelled_in' in (
+        adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {{ record_rows_written(
+        "select '_loaded_at > timestamp ''' || max(_loaded_at) || ''' or _labelled_in > '"
+        ~ " || coalesce(max(_labelled_in), 0) from " ~ this
+        if numbered else "select null"
+    ) }}
+{% endmacro %}
+
+{#- The filter of such a mart: the rows of `source` loaded since its newest load, or whose
+    identifiers (`identifier_type` = `column`) were labelled again since the newest number it
+    holds. True on a first build, a full refresh, and for a table written by an older version. -#}
+{% macro loaded_or_relabelled(identifiers) -%}
+    {%- if execute and is_incremental() and '_labelled_in' in (
+            adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        (_loaded_at > (select max(_loaded_at) from {{ this }})
+        {%- for identifier_type, column in identifiers.items() %}
+        or {{ column }} in (
+            select identifier_value from {{ ref('int_identity_components') }}
+            where identifier_type = '{{ identifier_type }}' and _labelled_in > {{ labelled_after() }}
+        )
+        {%- endfor %})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

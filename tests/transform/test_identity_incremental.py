@@ -2,15 +2,16 @@
 rebuild gets.
 
 Each step below is a daily `dbt build` on one warehouse. After it, a copy of the warehouse has its
-identity graph and identity_merges rebuilt from the whole edge log (`--full-refresh`), and both
-must hold the same rows. The steps are the ways a component changes:
+excluded identifiers, identity graph, identity_merges, customer_identifiers, orders and web
+sessions rebuilt from the whole history (`--full-refresh`), and both must hold the same rows. The steps are the ways a component changes:
 
 1. first build: Ana (contact C1, her email on a guest order), Ben (contact C2), a loyalty card
    L1 on an in-store order, a browser K1 that Ana logs in on;
 2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders;
 3. splits: Ben logs in on Ana's browser K1 (a browser of two accounts is shared: excluded, so
-   Ana's component loses it), and a staff card L9 is scanned with a third customer's email
-   (three people: excluded, its component falls apart in three);
+   Ana's component loses it), a staff card L9 is scanned with a third customer's email (three
+   people: excluded, its component falls apart in three), and a card M5 gets its third person
+   through a late line of an old order that names another email (M5 is on no new link);
 4. the threshold for cards is raised to 3: L9 is no longer excluded and merges its three again.
 """
 
@@ -32,6 +33,10 @@ from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_
 IDENTITY_MODELS = {
     "int_identity_components": "intermediate.int_identity_components",
     "identity_merges": "marts.identity_merges",
+    "customer_identifiers": "marts.customer_identifiers",
+    "int_identifiers_excluded": "intermediate.int_identifiers_excluded",
+    "orders": "marts.orders",
+    "web_sessions": "marts.web_sessions",
 }
 CARDS_FOR_THREE = {
     "identity_max_people_per_identifier": {
@@ -82,7 +87,6 @@ def assert_same_as_a_full_rebuild(warehouse: Path, work: Path, vars_: dict | Non
     run_dbt(rebuilt, work / "rebuild", args)
     for relation in IDENTITY_MODELS.values():
         daily, full = rows_of(warehouse, relation), rows_of(rebuilt, relation)
-        assert daily, relation
         assert daily == full, {
             "relation": relation,
             "only after the daily run": sorted(set(daily) - set(full)),
@@ -107,6 +111,13 @@ def links_of_browser(warehouse: Path, cookie: str) -> int:
             "select count(*) from marts.identity_merges "
             "where identifier_type = 'cookie' and identifier_value = ?",
             [cookie],
+        ).fetchall()[0][0]
+
+
+def customer_of(warehouse: Path, mart: str, column: str, value: str) -> object:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            f"select customer_key from marts.{mart} where {column} = ?", [value]
         ).fetchall()[0][0]
 
 
@@ -137,12 +148,24 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             espresso_line("L1-1", "2025-02-11 09:00:00", loyalty_id="L1"),
             espresso_line("S1", "2025-02-12 09:00:00", loyalty_id="L9", email="sam@example.com"),
             espresso_line("S2", "2025-02-13 09:00:00", loyalty_id="L9", email="tom@example.com"),
+            espresso_line("M1", "2025-02-15 09:00:00", loyalty_id="M5", email="mia@example.com"),
+            espresso_line("M2", "2025-02-16 09:00:00", loyalty_id="M5", email="max@example.com"),
         ],
-        web_events=[login("K1", "C1", "2025-02-14 20:00:00")],
+        web_events=[
+            login("K1", "C1", "2025-02-14 20:00:00"),
+            # someone browses anonymously on K2
+            {
+                "event_timestamp": "2025-02-20 18:00:00",
+                "event_name": "page_view",
+                "user_pseudo_id": "K2",
+                "session_id": "K2-browse",
+            },
+        ],
     )
     run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
     assert key_of(warehouse, "cookie", "K1") == key_of(warehouse, "contact_id", "C1")
     assert key_of(warehouse, "loyalty_id", "L9") is not None
+    assert key_of(warehouse, "loyalty_id", "M5") is not None
     assert links_of_browser(warehouse, "K1") == 1
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check1")
 
@@ -154,10 +177,15 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             espresso_line("B1", "2025-03-04 09:00:00", email="ben@example.com", loyalty_id="L1")
         ],
         crm_contacts=[contact("C3", "cat@example.com", "2025-03-04 12:00:00")],
+        # ... and it was Cat: she logs in on K2
+        web_events=[login("K2", "C3", "2025-03-04 19:00:00")],
     )
     run_dbt(warehouse, tmp_path / "day2", dbt_build_args())
-    assert key_of(warehouse, "order_id", "L1-1") == key_of(warehouse, "contact_id", "C2")
-    assert key_of(warehouse, "contact_id", "C3") is not None
+    ben, cat = key_of(warehouse, "contact_id", "C2"), key_of(warehouse, "contact_id", "C3")
+    assert key_of(warehouse, "order_id", "L1-1") == ben
+    # the marts of earlier records follow: an old order, an old anonymous session
+    assert customer_of(warehouse, "orders", "order_id", "L1-1") == ben
+    assert customer_of(warehouse, "web_sessions", "session_id", "K2-browse") == cat
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check2")
 
     # 3. splits: a shared browser and a staff card
@@ -166,13 +194,18 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
         "2025-03-06",
         web_events=[login("K1", "C2", "2025-03-06 20:00:00")],
         pos_order_lines=[
-            espresso_line("S3", "2025-03-06 09:00:00", loyalty_id="L9", email="una@example.com")
+            espresso_line("S3", "2025-03-06 09:00:00", loyalty_id="L9", email="una@example.com"),
+            {
+                **espresso_line("M1", "2025-02-15 09:00:00", email="moe@example.com"),
+                "line_number": 2,
+            },
         ],
     )
     run_dbt(warehouse, tmp_path / "day3", dbt_build_args())
     after_split = components(warehouse)
     assert after_split[("cookie", "K1")] == (None, None, None, True)
     assert after_split[("loyalty_id", "L9")] == (None, None, None, True)
+    assert after_split[("loyalty_id", "M5")] == (None, None, None, True)
     assert links_of_browser(warehouse, "K1") == 0
     staff_card_orders = {after_split[("order_id", order)][0] for order in ("S1", "S2", "S3")}
     assert len(staff_card_orders) == 3
@@ -197,17 +230,27 @@ def built_warehouse(tmp_path: Path) -> Path:
             espresso_line("B1", "2025-02-11 09:00:00", email="ben@example.com"),
         ],
     )
-    run_dbt(warehouse, tmp_path / "first", ["run", "--select", "+identity_merges"])
+    run_dbt(
+        warehouse,
+        tmp_path / "first",
+        ["run", "--select", *(f"+{model}" for model in IDENTITY_MODELS)],
+    )
     return warehouse
 
 
-def test_a_table_from_an_older_version_is_rebuilt_whole(
+def test_tables_from_an_older_version_are_rebuilt_whole(
     built_warehouse: Path, tmp_path: Path
 ) -> None:
     with duckdb.connect(str(built_warehouse)) as con:
+        # what this version added: the columns, and the record of the exclusions' state
         for column in ("is_excluded", "_loaded_at", "_labelled_in"):
             con.execute(f"alter table intermediate.int_identity_components drop column {column}")
-        con.execute("alter table marts.identity_merges drop column _labelled_in")
+        for mart in ("identity_merges", "customer_identifiers"):
+            con.execute(f"alter table marts.{mart} drop column _labelled_in")
+        for mart in ("orders", "web_sessions"):
+            for column in ("_loaded_at", "_labelled_in"):
+                con.execute(f"alter table marts.{mart} drop column {column}")
+        con.execute("drop table dbt_meta.incremental_state")
     run_dbt(built_warehouse, tmp_path / "upgrade", ["run", "--select", *IDENTITY_MODELS])
     assert_same_as_a_full_rebuild(built_warehouse, tmp_path / "check")
 

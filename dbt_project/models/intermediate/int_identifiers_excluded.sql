@@ -1,7 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['identifier_type', 'identifier_value'],
+        pre_hook="{{ delete_exclusions_recounted_in_full() }}",
+        post_hook="{{ record_identity_exclusion_state() }}",
+    )
+}}
 {#- Guard rail of identity resolution: a shareable identifier (email, phone, loyalty card, browser
     cookie) seen with more distinct people than allowed is not used to merge anybody. People are
     counted as the distinct identifiers of another person-level type (contact ids, emails, phones,
-    loyalty cards) it appears with, directly or on the same order. -#}
+    loyalty cards) it appears with, directly or on the same order.
+
+    Incremental: a daily run recounts only the identifiers the edges loaded since the last build
+    reach (their endpoints, and everyone on an order that gained a link); the counts of the others
+    did not change. A change of the thresholds recounts every identifier
+    (macros/identity_exclusions.sql). -#}
 {%- set thresholds = var('identity_max_people_per_identifier') %}
 {%- for identifier_type in ['email', 'phone', 'loyalty_id', 'cookie'] %}
     {%- if thresholds is not mapping or thresholds.get(identifier_type) is not number
@@ -17,13 +31,15 @@
         ~ var('identity_max_orders_per_day')) }}
 {%- endif %}
 
+{%- set scope = identity_exclusion_scope() %}
+
 with
 
 edges as (
     select * from {{ ref('int_identity_edges') }}
 ),
-
-both_directions as (
+{% if scope.recount_all %}
+candidate_links as (
     select identifier_type as node_type, identifier_value as node_value,
            linked_identifier_type as neighbour_type, linked_identifier_value as neighbour_value
     from edges
@@ -32,16 +48,58 @@ both_directions as (
     from edges
 ),
 
+order_links as (
+    select * from candidate_links where node_type = 'order_id'
+),
+{% else %}
+new_ends as (
+    select identifier_type as node_type, identifier_value as node_value
+    from edges
+    where _loaded_at > timestamp '{{ scope.loaded_through }}'
+    union
+    select linked_identifier_type, linked_identifier_value
+    from edges
+    where _loaded_at > timestamp '{{ scope.loaded_through }}'
+),
+
+new_orders as (
+    select * from new_ends where node_type = 'order_id'
+),
+
+candidates as (
+    -- a new link adds to the counts of its ends, and of everyone on an order that gained it
+    select * from (
+        select node_type, node_value from new_ends
+        union
+        select neighbour_type, neighbour_value from ({{ identity_links_of('new_orders') }})
+    )
+    where node_type in ('email', 'phone', 'loyalty_id', 'cookie')
+),
+
+candidate_links as (
+    {{ identity_links_of('candidates') }}
+),
+
+candidate_orders as (
+    select distinct neighbour_type as node_type, neighbour_value as node_value
+    from candidate_links
+    where neighbour_type = 'order_id'
+),
+
+order_links as (
+    {{ identity_links_of('candidate_orders') }}
+),
+{% endif %}
+
 reachable as (
     -- neighbours, and the neighbours of the orders an identifier appears on
     select node_type, node_value, neighbour_type, neighbour_value
-    from both_directions
+    from candidate_links
     union
     select direct.node_type, direct.node_value, via_order.neighbour_type, via_order.neighbour_value
-    from both_directions as direct
-    inner join both_directions as via_order
+    from candidate_links as direct
+    inner join order_links as via_order
         on direct.neighbour_type = 'order_id'
-        and via_order.node_type = 'order_id'
         and via_order.node_value = direct.neighbour_value
 ),
 
@@ -98,6 +156,11 @@ orders_per_day as (
         cast(observed_at as date) as order_day,
         count(distinct identifier_value) as orders
     from edges
+    {%- if not scope.recount_all %}
+    semi join candidates
+        on candidates.node_type = edges.linked_identifier_type
+        and candidates.node_value = edges.linked_identifier_value
+    {%- endif %}
     where evidence = 'pos_order' and linked_identifier_type in ('email', 'phone', 'loyalty_id')
     group by all
 ),

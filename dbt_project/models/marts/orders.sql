@@ -1,11 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ record_loads_or_labels_written() }}",
+    )
+}}
+{#- Incremental: a daily run writes the orders loaded since its last build and the orders whose
+    identity component was labelled again (their customer may have changed); every other order
+    keeps its customer. -#}
+
 with
 
 orders as (
     select * from {{ ref('int_orders_aggregated') }}
+    where {{ loaded_or_relabelled({'order_id': 'order_id'}) }}
 ),
 
 order_customers as (
-    select identifier_value as order_id, customer_key
+    select identifier_value as order_id, customer_key, _labelled_in
     from {{ ref('int_identity_components') }}
     where identifier_type = 'order_id'
 ),
@@ -28,7 +42,10 @@ final as (
         orders.net_revenue,
         ---------- timestamps
         orders.ordered_at,
-        orders.order_date
+        orders.order_date,
+        ---------- lineage
+        orders._loaded_at,
+        order_customers._labelled_in
     from orders
     left join order_customers on orders.order_id = order_customers.order_id
 )

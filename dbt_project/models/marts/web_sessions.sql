@@ -1,12 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_key',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ record_loads_or_labels_written() }}",
+    )
+}}
+{#- Incremental: a daily run writes the sessions loaded since its last build and the sessions
+    whose account or browser was labelled again in identity resolution; every other session keeps
+    its customer. -#}
+
 with
 
 sessions as (
     select * from {{ ref('int_web_sessions_aggregated') }}
+    where {{ loaded_or_relabelled({'contact_id': 'user_id', 'cookie': 'user_pseudo_id'}) }}
 ),
 
 identifiers as (
+    -- anonymous and excluded identifiers too: their null key falls through the coalesce below,
+    -- and their label number tells when the session was last resolved
     select * from {{ ref('int_identity_components') }}
-    where customer_key is not null
 ),
 
 final as (
@@ -29,7 +44,10 @@ final as (
         sessions.purchases,
         ---------- timestamps
         sessions.started_at,
-        sessions.ended_at
+        sessions.ended_at,
+        ---------- lineage
+        sessions._loaded_at,
+        greatest(by_login._labelled_in, by_cookie._labelled_in) as _labelled_in
     from sessions
     left join identifiers as by_login
         on by_login.identifier_type = 'contact_id'
