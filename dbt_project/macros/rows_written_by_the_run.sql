@@ -109,52 +109,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The marts that follow identity resolution (identity_merges) rewrite only the rows of the
-    identifiers int_identity_components labelled again. Each components build numbers the rows it
-    writes (_labelled_in, one more than the last build); such a mart keeps the number of the row
-    it read, and the nodes to rewrite are those labelled after the newest number it holds.
-
-    `labelled_after()` is that number, read when the model is compiled, before its pre-hook
-    deletes the old rows (which may hold the newest one). A first build, a full refresh, a table
-    written by an older version without _labelled_in, and a components table numbered afresh
-    (dropped and built again) get every node. -#}
-{% macro labelled_after() -%}
-    {%- if execute and is_incremental() and '_labelled_in' in (
-            adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-        {%- set newest = run_query(
-            "select case when max(written._labelled_in) <= (select max(_labelled_in) from "
-            ~ ref('int_identity_components') ~ ") then max(written._labelled_in) else 0 end"
-            ~ " from " ~ this ~ " as written") -%}
-        {{ newest.rows[0][0] or 0 }}
-    {%- else -%}
-        0
-    {%- endif -%}
-{%- endmacro %}
-
-{#- Pre-hook: delete the rows of the nodes labelled again, keyed by `node_columns` (identifier
-    type and value); the model then appends their rows as they are now. Deleting, not upserting,
-    is what drops a link to an identifier that became excluded: it has no row to upsert. -#}
-{% macro delete_rows_of_relabelled_nodes(
-        node_columns=['identifier_type', 'identifier_value']) -%}
-    {%- if is_incremental() %}
-    delete from {{ this }} as written
-    using (
-        select {{ node_columns | join(', ') }}
-        from {{ ref('int_identity_components') }}
-        where _labelled_in > {{ labelled_after() }}
-    ) as relabelled
-    where
-        {%- for column in node_columns %}
-        written.{{ column }} = relabelled.{{ column }}{{ ' and' if not loop.last }}
-        {%- endfor %}
-    {%- endif %}
-{%- endmacro %}
-
 {#- Pre-hook of int_identity_components and the marts that follow it: the data tests check the
-    rows this build numbers (see above). -#}
+    rows this build numbers (macros/identity_incremental.sql). -#}
 {% macro record_labels_written() %}
-    {%- set numbered = execute and is_incremental() and '_labelled_in' in (
-        adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {%- set numbered = is_incremental() and has_column(this, '_labelled_in') %}
     {{ record_rows_written(
         "select '_labelled_in > ' || coalesce(max(_labelled_in), 0) from " ~ this
         if numbered else "select null"
@@ -164,8 +122,7 @@
 {#- Pre-hook of the marts that take rows loaded since their last build and the rows whose
     identity was labelled again (orders, web_sessions): the data tests check both. -#}
 {% macro record_loads_or_labels_written() %}
-    {%- set numbered = execute and is_incremental() and '_labelled_in' in (
-        adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {%- set numbered = is_incremental() and has_column(this, '_labelled_in') %}
     {{ record_rows_written(
         "select '_loaded_at > timestamp ''' || max(_loaded_at) || ''' or _labelled_in > '"
         ~ " || coalesce(max(_labelled_in), 0) from " ~ this
@@ -173,20 +130,8 @@
     ) }}
 {% endmacro %}
 
-{#- The filter of such a mart: the rows of `source` loaded since its newest load, or whose
-    identifiers (`identifier_type` = `column`) were labelled again since the newest number it
-    holds. True on a first build, a full refresh, and for a table written by an older version. -#}
-{% macro loaded_or_relabelled(identifiers) -%}
-    {%- if execute and is_incremental() and '_labelled_in' in (
-            adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-        (_loaded_at > (select max(_loaded_at) from {{ this }})
-        {%- for identifier_type, column in identifiers.items() %}
-        or {{ column }} in (
-            select identifier_value from {{ ref('int_identity_components') }}
-            where identifier_type = '{{ identifier_type }}' and _labelled_in > {{ labelled_after() }}
-        )
-        {%- endfor %})
-    {%- else -%}
-        true
-    {%- endif -%}
-{%- endmacro %}
+{#- Whether `relation` (built by an earlier version, perhaps) has the column `name`. -#}
+{% macro has_column(relation, name) %}
+    {{ return(execute and name in (
+        adapter.get_columns_in_relation(relation) | map(attribute='name') | list)) }}
+{% endmacro %}

@@ -15,7 +15,7 @@
     Incremental: a daily run recounts only the identifiers the edges loaded since the last build
     reach (their endpoints, and everyone on an order that gained a link); the counts of the others
     did not change. A change of the thresholds recounts every identifier
-    (macros/identity_exclusions.sql). -#}
+    (macros/identity_incremental.sql). -#}
 {%- set thresholds = var('identity_max_people_per_identifier') %}
 {%- for identifier_type in ['email', 'phone', 'loyalty_id', 'cookie'] %}
     {%- if thresholds is not mapping or thresholds.get(identifier_type) is not number

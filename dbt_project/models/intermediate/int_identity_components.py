@@ -50,17 +50,17 @@ def model(dbt, session):
     previous = repr(dbt.this)
     previous_columns = columns_of(session, dbt.this)
     relabel_touched_only = dbt.is_incremental and previous_columns >= ROW_STATE_COLUMNS
-    build = 1
-    if "_labelled_in" in previous_columns:
-        build += session.sql(f"select coalesce(max(_labelled_in), 0) from {previous}").fetchall()[
-            0
-        ][0]
+    last_build = (
+        session.sql(f"select coalesce(max(_labelled_in), 0) from {previous}").fetchall()[0][0]
+        if "_labelled_in" in previous_columns
+        else 0
+    )
     if relabel_touched_only:
         number_touched_components(session, previous)
     else:
         number_every_node(session)
     label_components(session, check_closed=relabel_touched_only)
-    return keyed_rows(session, loaded_through, build)
+    return keyed_rows(session, loaded_through, build=last_build + 1)
 
 
 def columns_of(session, relation):
