@@ -78,35 +78,34 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook: delete the rows of the nodes labelled again, keyed by `node_columns` (identifier
-    type and value); the model then appends their rows as they are now. Deleting, not upserting,
-    is what drops a link to an identifier that became excluded: it has no row to upsert. -#}
-{% macro delete_rows_of_relabelled_nodes(
-        node_columns=['identifier_type', 'identifier_value']) -%}
+{#- Pre-hook: delete the rows of the identifiers (identifier_type, identifier_value) labelled
+    again; the model then appends their rows as they are now. Deleting, not upserting, is what
+    drops a link to an identifier that became excluded: it has no row to upsert. -#}
+{% macro delete_rows_of_relabelled_nodes() -%}
     {%- if is_incremental() %}
     delete from {{ this }} as written
     using (
-        select {{ node_columns | join(', ') }}
+        select identifier_type, identifier_value
         from {{ ref('int_identity_components') }}
         where _labelled_in > {{ labelled_after() }}
     ) as relabelled
-    where
-        {%- for column in node_columns %}
-        written.{{ column }} = relabelled.{{ column }}{{ ' and' if not loop.last }}
-        {%- endfor %}
+    where written.identifier_type = relabelled.identifier_type
+        and written.identifier_value = relabelled.identifier_value
     {%- endif %}
 {%- endmacro %}
 
-{#- The filter of such a mart: the rows of `source` loaded since its newest load, or whose
-    identifiers (`identifier_type` = `column`) were labelled again since the newest number it
-    holds. True on a first build, a full refresh, and for a table written by an older version. -#}
+{#- The filter of such a mart (orders, web_sessions) on its source: the rows loaded since its
+    last build, or whose identifiers were labelled again since the newest number it holds.
+    `identifiers` maps an identifier type to the source column holding it. True on a first build,
+    a full refresh, and for a table written by an older version. -#}
 {% macro loaded_or_relabelled(identifiers) -%}
     {%- if is_incremental() and has_column(this, '_labelled_in') -%}
-        (_loaded_at > (select max(_loaded_at) from {{ this }})
+        {%- set after = labelled_after() -%}
+        ({{ loaded_since_last_build() }}
         {%- for identifier_type, column in identifiers.items() %}
         or {{ column }} in (
             select identifier_value from {{ ref('int_identity_components') }}
-            where identifier_type = '{{ identifier_type }}' and _labelled_in > {{ labelled_after() }}
+            where identifier_type = '{{ identifier_type }}' and _labelled_in > {{ after }}
         )
         {%- endfor %})
     {%- else -%}

@@ -110,22 +110,14 @@
 {%- endmacro %}
 
 {#- Pre-hook of int_identity_components and the marts that follow it: the data tests check the
-    rows this build numbers (macros/identity_incremental.sql). -#}
-{% macro record_labels_written() %}
+    rows this build numbers (macros/identity_incremental.sql) and, `with_loads` (orders,
+    web_sessions, which also take the rows loaded since their last build), those rows too. -#}
+{% macro record_labels_written(with_loads=false) %}
     {%- set numbered = is_incremental() and has_column(this, '_labelled_in') %}
+    {%- set loads = "'_loaded_at > timestamp ''' || max(_loaded_at) || ''' or ' || " %}
     {{ record_rows_written(
-        "select '_labelled_in > ' || coalesce(max(_labelled_in), 0) from " ~ this
-        if numbered else "select null"
-    ) }}
-{% endmacro %}
-
-{#- Pre-hook of the marts that take rows loaded since their last build and the rows whose
-    identity was labelled again (orders, web_sessions): the data tests check both. -#}
-{% macro record_loads_or_labels_written() %}
-    {%- set numbered = is_incremental() and has_column(this, '_labelled_in') %}
-    {{ record_rows_written(
-        "select '_loaded_at > timestamp ''' || max(_loaded_at) || ''' or _labelled_in > '"
-        ~ " || coalesce(max(_labelled_in), 0) from " ~ this
+        "select " ~ (loads if with_loads else "") ~ "'_labelled_in > ' || "
+        ~ "coalesce(max(_labelled_in), 0) from " ~ this
         if numbered else "select null"
     ) }}
 {% endmacro %}

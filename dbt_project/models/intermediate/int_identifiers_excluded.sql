@@ -52,14 +52,14 @@ order_links as (
     select * from candidate_links where node_type = 'order_id'
 ),
 {% else %}
+new_edges as (
+    select * from edges where _loaded_at > timestamp '{{ scope.loaded_through }}'
+),
+
 new_ends as (
-    select identifier_type as node_type, identifier_value as node_value
-    from edges
-    where _loaded_at > timestamp '{{ scope.loaded_through }}'
+    select identifier_type as node_type, identifier_value as node_value from new_edges
     union
-    select linked_identifier_type, linked_identifier_value
-    from edges
-    where _loaded_at > timestamp '{{ scope.loaded_through }}'
+    select linked_identifier_type, linked_identifier_value from new_edges
 ),
 
 new_orders as (

@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='order_id',
         on_schema_change='append_new_columns',
-        pre_hook="{{ record_loads_or_labels_written() }}",
+        pre_hook="{{ record_labels_written(with_loads=true) }}",
     )
 }}
 {#- Incremental: a daily run writes the orders loaded since its last build and the orders whose
