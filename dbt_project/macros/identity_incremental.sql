@@ -112,3 +112,11 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of a mart whose older version had no key to rewrite its rows by
+    (int_email_events_resolved): such a table is emptied and written whole. -#}
+{% macro delete_rows_of_an_older_version() -%}
+    {%- if is_incremental() and not has_column(this, '_labelled_in') %}
+    delete from {{ this }}
+    {%- endif %}
+{%- endmacro %}

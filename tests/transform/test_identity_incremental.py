@@ -2,11 +2,13 @@
 rebuild gets.
 
 Each step below is a daily `dbt build` on one warehouse. After it, a copy of the warehouse has its
-excluded identifiers, identity graph, identity_merges, customer_identifiers, orders and web
-sessions rebuilt from the whole history (`--full-refresh`), and both must hold the same rows. The steps are the ways a component changes:
+excluded identifiers, identity graph, identity_merges, customer_identifiers, orders, web
+sessions and email events rebuilt from the whole history (`--full-refresh`), and both must hold
+the same rows. The steps are the ways a component changes:
 
 1. first build: Ana (contact C1, her email on a guest order), Ben (contact C2), a loyalty card
-   L1 on an in-store order, a browser K1 that Ana logs in on;
+   L1 on an in-store order, a browser K1 that Ana logs in on, a newsletter to Ben and to the
+   email on a staff card's order;
 2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders;
 3. splits: Ben logs in on Ana's browser K1 (a browser of two accounts is shared: excluded, so
    Ana's component loses it), a staff card L9 is scanned with a third customer's email (three
@@ -37,6 +39,7 @@ IDENTITY_MODELS = {
     "int_identifiers_excluded": "intermediate.int_identifiers_excluded",
     "orders": "marts.orders",
     "web_sessions": "marts.web_sessions",
+    "int_email_events_resolved": "intermediate.int_email_events_resolved",
 }
 CARDS_FOR_THREE = {
     "identity_max_people_per_identifier": {
@@ -65,6 +68,16 @@ def login(cookie: str, contact_id: str, at: str) -> dict[str, object]:
         "user_pseudo_id": cookie,
         "user_id": contact_id,
         "session_id": f"{cookie}-{at}",
+    }
+
+
+def newsletter(email: str, at: str, contact_id: str | None = None) -> dict[str, object]:
+    return {
+        "email": email,
+        "contact_id": contact_id,
+        "campaign_id": "spring",
+        "event_type": "sent",
+        "occurred_at": at,
     }
 
 
@@ -98,9 +111,9 @@ def rows_of(warehouse: Path, relation: str) -> list[tuple[object, ...]]:
     """Every row but the columns that tell when it was written, sorted."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         relation_rows = con.sql(f"select * from {relation}")
-        when_written = [c for c in relation_rows.columns if c in {"_labelled_in", "_loaded_at"}]
+        # by name: a table upgraded from an older version has its new columns last
         rows = relation_rows.select(
-            *[c for c in relation_rows.columns if c not in when_written]
+            *sorted(c for c in relation_rows.columns if c not in {"_labelled_in", "_loaded_at"})
         ).fetchall()
     return sorted(rows, key=repr)
 
@@ -118,6 +131,15 @@ def customer_of(warehouse: Path, mart: str, column: str, value: str) -> object:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(
             f"select customer_key from marts.{mart} where {column} = ?", [value]
+        ).fetchall()[0][0]
+
+
+def customer_of_newsletter_to_no_contact(warehouse: Path) -> object:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.sql(
+            "select resolved.customer_key from intermediate.int_email_events_resolved as resolved "
+            "join intermediate.int_email_events_deduplicated using (event_key) "
+            "where contact_id is null"
         ).fetchall()[0][0]
 
 
@@ -161,10 +183,15 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
                 "session_id": "K2-browse",
             },
         ],
+        crm_email_events=[
+            newsletter("ben@example.com", "2025-02-25 08:00:00", contact_id="C2"),
+            newsletter("sam@example.com", "2025-02-25 08:00:00"),
+        ],
     )
     run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
     assert key_of(warehouse, "cookie", "K1") == key_of(warehouse, "contact_id", "C1")
     assert key_of(warehouse, "loyalty_id", "L9") is not None
+    assert customer_of_newsletter_to_no_contact(warehouse) == key_of(warehouse, "loyalty_id", "L9")
     assert key_of(warehouse, "loyalty_id", "M5") is not None
     assert links_of_browser(warehouse, "K1") == 1
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check1")
@@ -209,6 +236,8 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
     assert links_of_browser(warehouse, "K1") == 0
     staff_card_orders = {after_split[("order_id", order)][0] for order in ("S1", "S2", "S3")}
     assert len(staff_card_orders) == 3
+    # the old newsletter to the email on S1 follows S1 out of the staff card's component
+    assert customer_of_newsletter_to_no_contact(warehouse) == after_split[("order_id", "S1")][0]
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check3")
 
     # 4. a higher threshold for cards lifts L9's exclusion on the next run
@@ -229,6 +258,7 @@ def built_warehouse(tmp_path: Path) -> Path:
             espresso_line("A1", "2025-02-10 09:00:00", email="ana@example.com"),
             espresso_line("B1", "2025-02-11 09:00:00", email="ben@example.com"),
         ],
+        crm_email_events=[newsletter("ana@example.com", "2025-02-25 08:00:00")],
     )
     run_dbt(
         warehouse,
@@ -247,9 +277,16 @@ def test_tables_from_an_older_version_are_rebuilt_whole(
             con.execute(f"alter table intermediate.int_identity_components drop column {column}")
         for mart in ("identity_merges", "customer_identifiers"):
             con.execute(f"alter table marts.{mart} drop column _labelled_in")
-        for mart in ("orders", "web_sessions"):
+        for mart in ("marts.orders", "marts.web_sessions"):
             for column in ("_loaded_at", "_labelled_in"):
-                con.execute(f"alter table marts.{mart} drop column {column}")
+                con.execute(f"alter table {mart} drop column {column}")
+        con.execute(
+            "alter table intermediate.int_email_events_resolved rename to email_events_of_old"
+        )
+        con.execute(
+            "create table intermediate.int_email_events_resolved as select customer_key, "
+            "campaign_id, event_type, occurred_at from intermediate.email_events_of_old"
+        )
         con.execute("drop table dbt_meta.incremental_state")
     run_dbt(built_warehouse, tmp_path / "upgrade", ["run", "--select", *IDENTITY_MODELS])
     assert_same_as_a_full_rebuild(built_warehouse, tmp_path / "check")
