@@ -120,3 +120,15 @@
     delete from {{ this }}
     {%- endif %}
 {%- endmacro %}
+
+{#- Pre-hook of customers: delete the customers whose key identity resolution no longer gives to
+    any identifier (a merge keeps one of the two keys). -#}
+{% macro delete_customers_no_longer_found() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where customer_key not in (
+        select customer_key from {{ ref('int_identity_components') }}
+        where customer_key is not null
+    )
+    {%- endif %}
+{%- endmacro %}

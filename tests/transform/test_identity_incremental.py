@@ -3,13 +3,14 @@ rebuild gets.
 
 Each step below is a daily `dbt build` on one warehouse. After it, a copy of the warehouse has its
 excluded identifiers, identity graph, identity_merges, customer_identifiers, orders, web
-sessions and email events rebuilt from the whole history (`--full-refresh`), and both must hold
-the same rows. The steps are the ways a component changes:
+sessions, email events and customers rebuilt from the whole history (`--full-refresh`), and both
+must hold the same rows. The steps are the ways a component changes:
 
 1. first build: Ana (contact C1, her email on a guest order), Ben (contact C2), a loyalty card
    L1 on an in-store order, a browser K1 that Ana logs in on, a newsletter to Ben and to the
    email on a staff card's order;
-2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders;
+2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders; Ana
+   consents to marketing and comes back on her browser (records that link nothing new);
 3. splits: Ben logs in on Ana's browser K1 (a browser of two accounts is shared: excluded, so
    Ana's component loses it), a staff card L9 is scanned with a third customer's email (three
    people: excluded, its component falls apart in three), and a card M5 gets its third person
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,6 +41,7 @@ IDENTITY_MODELS = {
     "orders": "marts.orders",
     "web_sessions": "marts.web_sessions",
     "int_email_events_resolved": "intermediate.int_email_events_resolved",
+    "customers": "marts.customers",
 }
 CARDS_FOR_THREE = {
     "identity_max_people_per_identifier": {
@@ -143,6 +145,19 @@ def customer_of_newsletter_to_no_contact(warehouse: Path) -> object:
         ).fetchall()[0][0]
 
 
+def customer_keys(warehouse: Path) -> set[object]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {row[0] for row in con.sql("select customer_key from marts.customers").fetchall()}
+
+
+def last_seen_and_consent(warehouse: Path, customer_key: object) -> tuple[object, ...]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select last_seen_at, marketing_consent from marts.customers where customer_key = ?",
+            [customer_key],
+        ).fetchall()[0]
+
+
 def key_of(warehouse: Path, identifier_type: str, identifier_value: str) -> object:
     return components(warehouse)[(identifier_type, identifier_value)][0]
 
@@ -194,6 +209,8 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
     assert customer_of_newsletter_to_no_contact(warehouse) == key_of(warehouse, "loyalty_id", "L9")
     assert key_of(warehouse, "loyalty_id", "M5") is not None
     assert links_of_browser(warehouse, "K1") == 1
+    card_alone = key_of(warehouse, "loyalty_id", "L1")
+    assert card_alone in customer_keys(warehouse)
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check1")
 
     # 2. a merge, and a new contact
@@ -203,9 +220,21 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
         pos_order_lines=[
             espresso_line("B1", "2025-03-04 09:00:00", email="ben@example.com", loyalty_id="L1")
         ],
-        crm_contacts=[contact("C3", "cat@example.com", "2025-03-04 12:00:00")],
-        # ... and it was Cat: she logs in on K2
-        web_events=[login("K2", "C3", "2025-03-04 19:00:00")],
+        crm_contacts=[
+            contact("C3", "cat@example.com", "2025-03-04 12:00:00"),
+            # Ana now agrees to marketing: her contact again, with no new identifier
+            {
+                **contact("C1", "ana@example.com", "2025-02-01 10:00:00"),
+                "marketing_consent": True,
+                "updated_at": "2025-03-04 08:00:00",
+            },
+        ],
+        web_events=[
+            # ... and it was Cat: she logs in on K2
+            login("K2", "C3", "2025-03-04 19:00:00"),
+            # Ana is back on her browser: a new session, on no new link
+            login("K1", "C1", "2025-03-04 21:00:00"),
+        ],
     )
     run_dbt(warehouse, tmp_path / "day2", dbt_build_args())
     ben, cat = key_of(warehouse, "contact_id", "C2"), key_of(warehouse, "contact_id", "C3")
@@ -213,6 +242,14 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
     # the marts of earlier records follow: an old order, an old anonymous session
     assert customer_of(warehouse, "orders", "order_id", "L1-1") == ben
     assert customer_of(warehouse, "web_sessions", "session_id", "K2-browse") == cat
+    # the card's customer is now Ben: its own key leaves the customers
+    assert card_alone != ben
+    assert card_alone not in customer_keys(warehouse)
+    # records that link nothing new still update their customer
+    assert last_seen_and_consent(warehouse, key_of(warehouse, "contact_id", "C1")) == (
+        datetime(2025, 3, 4, 21, 0),
+        True,
+    )
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check2")
 
     # 3. splits: a shared browser and a staff card
@@ -280,6 +317,8 @@ def test_tables_from_an_older_version_are_rebuilt_whole(
         for mart in ("marts.orders", "marts.web_sessions"):
             for column in ("_loaded_at", "_labelled_in"):
                 con.execute(f"alter table {mart} drop column {column}")
+        for column in ("_loaded_at", "_labelled_in"):
+            con.execute(f"alter table marts.customers drop column {column}")
         con.execute(
             "alter table intermediate.int_email_events_resolved rename to email_events_of_old"
         )

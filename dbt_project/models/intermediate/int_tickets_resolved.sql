@@ -20,7 +20,9 @@ final as (
         tickets.status,
         tickets.satisfaction_score,
         ---------- timestamps
-        tickets.created_at
+        tickets.created_at,
+        ---------- lineage
+        tickets._loaded_at
     from tickets
     left join identifiers as by_contact
         on by_contact.identifier_type = 'contact_id'
