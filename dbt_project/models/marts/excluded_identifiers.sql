@@ -5,12 +5,21 @@ excluded as (
 ),
 
 first_seen as (
+    -- only the excluded identifiers' edges, found by a semi join: grouping every edge of the
+    -- graph to keep a few thousand grew with the history
     select identifier_type, identifier_value, min(observed_at) as first_seen_at
     from (
-        select identifier_type, identifier_value, observed_at from {{ ref('int_identity_edges') }}
+        select edges.identifier_type, edges.identifier_value, edges.observed_at
+        from {{ ref('int_identity_edges') }} as edges
+        semi join excluded
+            on excluded.identifier_type = edges.identifier_type
+            and excluded.identifier_value = edges.identifier_value
         union all
-        select linked_identifier_type, linked_identifier_value, observed_at
-        from {{ ref('int_identity_edges') }}
+        select edges.linked_identifier_type, edges.linked_identifier_value, edges.observed_at
+        from {{ ref('int_identity_edges') }} as edges
+        semi join excluded
+            on excluded.identifier_type = edges.linked_identifier_type
+            and excluded.identifier_value = edges.linked_identifier_value
     )
     group by identifier_type, identifier_value
 ),
