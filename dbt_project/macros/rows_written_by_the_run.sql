@@ -18,7 +18,9 @@
     Uniqueness stays sound: these models write with delete+insert on their key (a snapshot's
     whole as_of_date, or the row's own key), which first deletes every old row with a key the run
     writes, so old and new rows cannot collide and a duplicate can only arise among the rows
-    written. An append-only model (int_identity_edges) could collide with old rows: not scoped.
+    written. An append-only model (int_identity_edges) can collide with old rows: its key is
+    tested with unique_written_keys (macros/test_unique_written_keys.sql), the keys written
+    against the whole table.
     The scope column's own not_null test is not scoped either (a null falls outside the
     condition); it is cheap. -#}
 

@@ -6,7 +6,8 @@ first two snapshots, before the first purchase, hold no category spend, so custo
 builds them again on every run; that must not widen its tests to the whole history. A bad row
 planted in a snapshot that run wrote fails its tests; one planted in an older snapshot is not
 checked again by it, but is by a full build's tests (or with the var
-`data_tests_check_all_rows`). The same holds for the order lines by their load time.
+`data_tests_check_all_rows`). The same holds for the order lines by their load time, and for the
+identity graph's links, whose key the run appended is checked against every stored link.
 (macros/rows_written_by_the_run.sql)
 """
 
@@ -111,6 +112,7 @@ def failures_found(warehouse: Path, work_dir: Path, *extra: str) -> tuple[int, d
             "--select",
             "customer_features",
             "int_order_lines_deduplicated",
+            "int_identity_edges",
             "--exclude-resource-type",
             "unit_test",
             *extra,
@@ -149,20 +151,33 @@ def duplicate_order_line(order_id: str) -> str:
     )
 
 
+def link_again(order_id: str, loaded_at: str) -> str:
+    """The link of an order stored a second time, as if appended by the load at `loaded_at`."""
+    return (
+        "insert into intermediate.int_identity_edges "
+        f"select * replace (timestamp '{loaded_at}' as _loaded_at) "
+        f"from intermediate.int_identity_edges where identifier_value = '{order_id}' limit 1"
+    )
+
+
 UNIQUE_FEATURES = "unique_combination_customer_features_customer_key__as_of_date"
 NOT_NULL_TENURE = "not_null_customer_features_tenure_days"
 UNIQUE_LINES = "unique_combination_int_order_lines_deduplicated_order_id__line_number"
+UNIQUE_LINKS = "unique_written_keys_int_identity_edges_link_key"
 # A1 was loaded by the full build, A3 by the daily run
 OLD_BAD_ROWS = [
     duplicate_feature_row(OLD_SNAPSHOT),
     null_tenure(OLD_SNAPSHOT),
     duplicate_order_line("A1"),
+    link_again("B1", FIRST_LOAD),
 ]
 NEW_BAD_ROWS = [
     duplicate_feature_row(LATEST_SNAPSHOT),
     duplicate_feature_row(WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN),
     null_tenure(LATEST_SNAPSHOT),
     duplicate_order_line("A3"),
+    # an old link appended again: a new row that collides with a stored one
+    link_again("A1", SECOND_LOAD),
 ]
 
 
@@ -208,21 +223,22 @@ def test_the_daily_run_checks_every_row_it_wrote_and_no_older_one(
     warehouses: Warehouses, tmp_path: Path
 ) -> None:
     warehouse = planted(warehouses.after_daily_run, tmp_path, OLD_BAD_ROWS + NEW_BAD_ROWS)
-    # both snapshots it wrote (the weekly one and the latest day) and the line it loaded; the
-    # bad rows of 2025-02-24 and of order A1 are not checked again
+    # both snapshots it wrote (the weekly one and the latest day), the line it loaded and the
+    # link it appended; the bad rows of 2025-02-24, of order A1 and of B1's link are not checked
+    # again
     assert failures_found(warehouse, tmp_path / "daily") == (
         1,
-        {UNIQUE_FEATURES: 2, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1},
+        {UNIQUE_FEATURES: 2, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, UNIQUE_LINKS: 1},
     )
     # every row when asked for
     assert failures_found(
         warehouse, tmp_path / "all_rows", "--vars", "{data_tests_check_all_rows: true}"
-    ) == (1, {UNIQUE_FEATURES: 3, NOT_NULL_TENURE: 2, UNIQUE_LINES: 2})
+    ) == (1, {UNIQUE_FEATURES: 3, NOT_NULL_TENURE: 2, UNIQUE_LINES: 2, UNIQUE_LINKS: 2})
 
 
 def test_a_full_build_checks_every_snapshot(warehouses: Warehouses, tmp_path: Path) -> None:
     warehouse = planted(warehouses.after_full_build, tmp_path, OLD_BAD_ROWS)
     assert failures_found(warehouse, tmp_path / "full") == (
         1,
-        {UNIQUE_FEATURES: 1, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1},
+        {UNIQUE_FEATURES: 1, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, UNIQUE_LINKS: 1},
     )

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        pre_hook="{{ record_loads_written() }}",
     )
 }}
 {#- One row per piece of evidence that two identifiers belong to the same person, kept as a
