@@ -7,6 +7,23 @@
     )
 }}
 
+{%- set new_events -%}
+    select session_key, event_timestamp from {{ ref('int_web_events_deduplicated') }}
+    where {{ loaded_since_last_build() }}
+{%- endset %}
+
+{#- Incremental: every event of a session that received events since the last run is at or after
+    the earliest of those new events or the session's start as stored. That time, read first and
+    written into the filter as a constant, lets DuckDB skip the older events by their row groups'
+    min/max; matching every event's session_key against the new ones grew with the history. -#}
+{%- if is_incremental() and execute %}
+    {%- set earliest = run_query(
+        "select least((select min(event_timestamp) from (" ~ new_events ~ ")),"
+        ~ " (select min(started_at) from " ~ this ~ " where session_key in"
+        ~ " (select session_key from (" ~ new_events ~ "))))::varchar"
+    ).columns[0].values()[0] %}
+{%- endif %}
+
 with
 
 events as (
@@ -14,11 +31,8 @@ events as (
     {% if is_incremental() %}
     -- re-aggregate only the sessions that received events since the last run (a session may
     -- cross midnight and arrive in two drops)
-    where session_key in (
-        select session_key
-        from {{ ref('int_web_events_deduplicated') }}
-        where {{ loaded_since_last_build() }}
-    )
+    where {% if earliest is none %} false {% else %} event_timestamp >= timestamp '{{ earliest }}'
+        and session_key in (select session_key from ({{ new_events }})) {% endif %}
     {% endif %}
 ),
 

@@ -1,0 +1,79 @@
+"""A session that crosses midnight arrives in two daily drops; the daily run aggregates it whole.
+
+The daily build of int_web_sessions_aggregated reads only the events at or after the earliest
+new event or the stored start of a session that got new events (a constant DuckDB prunes by), so
+the evening half of a session continued after midnight must still be counted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from tests.transform.dbt_runner import run_dbt
+from tests.transform.raw_tables import create_raw_tables, insert_rows
+
+SESSIONS = "intermediate.int_web_sessions_aggregated"
+
+
+def page_view(session_id: str, at: str) -> dict[str, object]:
+    return {
+        "event_timestamp": at,
+        "event_name": "page_view",
+        "user_pseudo_id": "K1",
+        "session_id": session_id,
+    }
+
+
+def sessions(warehouse: Path) -> dict[str, tuple[object, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.sql(
+            f"select session_id, page_views, started_at, ended_at from {SESSIONS}"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        insert_rows(
+            con,
+            "web_events",
+            [
+                page_view("morning", "2025-03-03 09:00:00"),
+                page_view("late", "2025-03-03 23:50:00"),
+            ],
+            partition_date="2025-03-03",
+            loaded_at="2025-03-04 02:00:00",
+        )
+    select = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
+    run_dbt(warehouse, tmp_path / "first", select)
+
+    with duckdb.connect(str(warehouse)) as con:
+        insert_rows(
+            con,
+            "web_events",
+            [page_view("late", "2025-03-04 00:10:00"), page_view("next", "2025-03-04 10:00:00")],
+            partition_date="2025-03-04",
+            loaded_at="2025-03-05 02:00:00",
+        )
+    run_dbt(warehouse, tmp_path / "daily", select)
+
+    daily = sessions(warehouse)
+    assert daily == {
+        "morning": (1, datetime(2025, 3, 3, 9), datetime(2025, 3, 3, 9)),
+        "late": (2, datetime(2025, 3, 3, 23, 50), datetime(2025, 3, 4, 0, 10)),
+        "next": (1, datetime(2025, 3, 4, 10), datetime(2025, 3, 4, 10)),
+    }
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(warehouse, rebuilt)
+    run_dbt(rebuilt, tmp_path / "rebuild", [*select, "--full-refresh"])
+    assert sessions(rebuilt) == daily
+
+    # a run with nothing new writes nothing and keeps every session
+    run_dbt(warehouse, tmp_path / "nothing_new", select)
+    assert sessions(warehouse) == daily
