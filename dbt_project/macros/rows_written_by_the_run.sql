@@ -26,12 +26,26 @@
 
 {#- The feature snapshots a build of customer_features or customer_category_spend writes: all of
     them on a first build or a full refresh; otherwise the latest day (recomputed) and the
-    snapshot dates not yet in the history. -#}
+    snapshot dates not yet in the history.
+
+    Whether the history holds a date is asked once per date, with the date written as a
+    constant: DuckDB then skips every row group whose min/max leaves it out (a new date is after
+    all of them) and stops at the first row found. Listing the history's distinct dates instead
+    read every row, 0.6 s of customer_category_spend's 149M at tier L two years, and this runs
+    in the model and again in its pre-hook. -#}
 {% macro feature_snapshots_to_build() %}
     select as_of_date from {{ ref('int_feature_snapshot_dates') }}
-    {% if is_incremental() %}
-    where is_latest or as_of_date not in (select distinct as_of_date from {{ this }})
-    {% endif %}
+    {%- if is_incremental() %}
+    where is_latest
+    {%- set earlier = run_query(
+        "select as_of_date::varchar from " ~ ref('int_feature_snapshot_dates')
+        ~ " where not is_latest order by as_of_date").columns[0].values() if execute else [] %}
+    {%- for as_of_date in earlier %}
+    union all
+    select date '{{ as_of_date }}'
+    where not exists (select 1 from {{ this }} where as_of_date = date '{{ as_of_date }}')
+    {%- endfor %}
+    {%- endif %}
 {% endmacro %}
 
 {#- Pre-hook: store `predicate` (a query returning one SQL condition, or null for every row) as
