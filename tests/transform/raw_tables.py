@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from pathlib import Path
+
 import duckdb
 
 LINEAGE = "_partition_date date, _source_file varchar, _source_row integer, _loaded_at timestamp"
@@ -72,6 +75,15 @@ def insert_rows(
         values += [partition_date, f"{table}_{partition_date}.csv", number, loaded_at]
         placeholders = ", ".join("?" for _ in values)
         con.execute(f"insert into raw.{table} values ({placeholders})", values)
+
+
+def load_day(warehouse: Path, day: str, **rows_by_table: list[dict[str, object]]) -> None:
+    """One daily drop: rows for raw tables, partitioned on `day` and loaded at 02:00 the next day."""
+    loaded_at = f"{date.fromisoformat(day) + timedelta(days=1)} 02:00:00"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        for table, rows in rows_by_table.items():
+            insert_rows(con, table, rows, partition_date=day, loaded_at=loaded_at)
 
 
 def espresso_line(order_id: str, ordered_at: str, **who: object) -> dict[str, object]:

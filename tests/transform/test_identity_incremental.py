@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -30,7 +30,7 @@ import pytest
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_rows
+from tests.transform.raw_tables import espresso_line, load_day
 
 # the identity models a daily run updates in place, and the relation each is compared on
 IDENTITY_MODELS = {
@@ -160,15 +160,6 @@ def last_seen_and_consent(warehouse: Path, customer_key: object) -> tuple[object
 
 def key_of(warehouse: Path, identifier_type: str, identifier_value: str) -> object:
     return components(warehouse)[(identifier_type, identifier_value)][0]
-
-
-def load_day(warehouse: Path, day: str, **rows_by_table: list[dict[str, object]]) -> None:
-    """One daily drop: rows for raw tables, partitioned on `day` and loaded at 02:00 the next day."""
-    loaded_at = f"{date.fromisoformat(day) + timedelta(days=1)} 02:00:00"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        for table, rows in rows_by_table.items():
-            insert_rows(con, table, rows, partition_date=day, loaded_at=loaded_at)
 
 
 def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) -> None:

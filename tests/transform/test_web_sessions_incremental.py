@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import create_raw_tables, insert_rows
+from tests.transform.raw_tables import load_day
 
 SESSIONS = "intermediate.int_web_sessions_aggregated"
 
@@ -38,29 +38,25 @@ def sessions(warehouse: Path) -> dict[str, tuple[object, ...]]:
 
 def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        create_raw_tables(con)
-        insert_rows(
-            con,
-            "web_events",
-            [
-                page_view("morning", "2025-03-03 09:00:00"),
-                page_view("late", "2025-03-03 23:50:00"),
-            ],
-            partition_date="2025-03-03",
-            loaded_at="2025-03-04 02:00:00",
-        )
+    load_day(
+        warehouse,
+        "2025-03-03",
+        web_events=[
+            page_view("morning", "2025-03-03 09:00:00"),
+            page_view("late", "2025-03-03 23:50:00"),
+        ],
+    )
     select = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
     run_dbt(warehouse, tmp_path / "first", select)
 
-    with duckdb.connect(str(warehouse)) as con:
-        insert_rows(
-            con,
-            "web_events",
-            [page_view("late", "2025-03-04 00:10:00"), page_view("next", "2025-03-04 10:00:00")],
-            partition_date="2025-03-04",
-            loaded_at="2025-03-05 02:00:00",
-        )
+    load_day(
+        warehouse,
+        "2025-03-04",
+        web_events=[
+            page_view("late", "2025-03-04 00:10:00"),
+            page_view("next", "2025-03-04 10:00:00"),
+        ],
+    )
     run_dbt(warehouse, tmp_path / "daily", select)
 
     daily = sessions(warehouse)
