@@ -2,9 +2,10 @@
 
 Reads the point-in-time feature history (`marts.customer_features`) and `marts.orders`, calls
 `customer_predictions()` and writes `candidate.customer_predictions`, which publication joins into
-`segments.customer_segments`. The churn model is trained every `churn.refit_every_days` and saved
-under `<data>/models/predictive`; the runs in between read only the latest as-of date. The models (scipy, scikit-learn) are imported when the asset runs,
-so loading the code location stays fast.
+`segments.customer_segments`. The churn model is trained every `churn.refit_every_days` and the CLV
+models are fitted every `clv.refit_every_days`, each saved under `<data>/models/predictive`; the
+runs in between read only the latest as-of date and predict with the saved ones. The models
+(scipy, scikit-learn) are imported when the asset runs, so loading the code location stays fast.
 """
 
 import math
@@ -18,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
+from pipelines.refit import RefitDecision, should_refit
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
@@ -128,13 +130,27 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     return metadata
 
 
+def refit_due(
+    saved: tuple[Any, dict[str, Any]] | None,
+    as_of_date: date,
+    settings: dict[str, Any],
+    name: str,
+    force_refit: bool,
+) -> RefitDecision:
+    """`should_refit` for the newest saved (path, metadata) of a model, or a requested refit."""
+    decision = should_refit(saved[1] if saved else None, as_of_date, settings, name)
+    if force_refit and not decision:
+        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+    return decision
+
+
 class PredictionsConfig(dg.Config):
     """Run config of the predictive step (Launchpad: ops.candidate__customer_predictions.config)."""
 
     force_refit: bool = Field(
         default=False,
-        description="Train the churn model today even if the saved one is not due "
-        "(churn.refit_every_days). CLV is fitted on every run anyway.",
+        description="Train the churn model and fit the CLV models today even if the saved ones "
+        "are not due (churn.refit_every_days, clv.refit_every_days).",
     )
 
 
@@ -151,14 +167,21 @@ def customer_predictions(
     """One row per customer of the latest as-of date: expected purchases, p_alive, 12-month CLV,
     value tier, churn probability and band, predictive segment.
 
-    CLV is fitted on every run. The churn model is trained on the feature history every
-    `churn.refit_every_days` (or when its settings or the features' columns change) and saved
-    under the models folder; the days in between it scores the latest as-of date only."""
+    The CLV models are fitted on the purchase history every `clv.refit_every_days`, the churn
+    model on the feature history every `churn.refit_every_days` (each sooner when its settings
+    change, churn also when the features lose a column it reads); both are saved under the
+    models folder, and the days in between predict with the saved ones."""
     from pipelines.predictive.clv import ModelFitError
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import customer_predictions as predict
-    from pipelines.predictive.store import latest_churn_model, load_churn_model, save_churn_model
-    from pipelines.refit import RefitDecision, should_refit
+    from pipelines.predictive.store import (
+        latest_churn_model,
+        latest_clv_model,
+        load_churn_model,
+        load_clv_model,
+        save_churn_model,
+        save_clv_model,
+    )
 
     settings = load_predictive_config()
     churn_settings = settings["churn"]
@@ -174,10 +197,11 @@ def customer_predictions(
             )
         )
     saved = latest_churn_model(model_folder)
-    decision = should_refit(saved[1] if saved else None, latest, churn_settings, "churn")
-    if config.force_refit and not decision:
-        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+    decision = refit_due(saved, latest, churn_settings, "churn", config.force_refit)
     churn_model = load_churn_model(saved[0]) if saved and not decision else None
+    saved_clv = latest_clv_model(model_folder)
+    clv_decision = refit_due(saved_clv, latest, settings["clv"], "clv", config.force_refit)
+    clv_model = load_clv_model(saved_clv[0]) if saved_clv and not clv_decision else None
     with duckdb.get_connection() as con:
         features, orders = read_model_inputs(con, latest, churn_settings, churn_model is None)
         missing = churn_model.missing_columns(features) if churn_model else []
@@ -187,12 +211,13 @@ def customer_predictions(
             features, orders = read_model_inputs(con, latest, churn_settings, True)
     context.log.info(
         f"Churn model: {'train' if churn_model is None else 'saved one'} ({decision.reason}); "
+        f"CLV: {'fit' if clv_model is None else 'saved one'} ({clv_decision.reason}); "
         f"{features.height} feature rows over {features['as_of_date'].n_unique()} as-of dates "
         f"and {orders.height} customer purchase days read"
     )
     started = time.perf_counter()
     try:
-        predictions = predict(features, orders, settings, churn_model)
+        predictions = predict(features, orders, settings, churn_model, clv_model)
     except ModelFitError as error:
         # The library's message names the model, the optimizer's verdict and the data.
         raise dg.Failure(
@@ -216,6 +241,20 @@ def customer_predictions(
             else saved[0]
         )
         metadata["churn_model_path"] = dg.MetadataValue.path(str(path))
+    fitted = predictions.clv_model
+    if fitted is not None:
+        metadata["clv_model"] = (
+            f"fitted on this run: {clv_decision.reason}"
+            if clv_model is None
+            else f"saved model used: {clv_decision.reason}"
+        )
+        metadata["clv_model_fitted_as_of"] = str(fitted.fitted_as_of)
+        path = (
+            save_clv_model(fitted, model_folder, settings["clv"])
+            if clv_model is None
+            else saved_clv[0]
+        )
+        metadata["clv_model_path"] = dg.MetadataValue.path(str(path))
     customers = predictions.customers
     with duckdb.get_connection() as con:
         con.sql("create schema if not exists candidate")

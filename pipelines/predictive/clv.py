@@ -389,20 +389,42 @@ def clv_predictions(
     return clv_from_summary(summary, months, monthly_discount_rate, tiers, rest_label)
 
 
+@dataclass
+class ClvModel:
+    """The two fitted models behind `clv_12m` and the as-of date they were fitted for: saved on a
+    refit day, they predict the days in between from each day's own purchase summary."""
+
+    bgnbd: BetaGeoModel
+    gamma_gamma: GammaGammaModel
+    fitted_as_of: date
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        return {
+            **{f"bgnbd_{k}": v for k, v in self.bgnbd.params_.items()},
+            **{f"gamma_gamma_{k}": v for k, v in self.gamma_gamma.params_.items()},
+        }
+
+
 def clv_from_summary(
     summary: pl.DataFrame,
     months: int = 12,
     monthly_discount_rate: float = 0.01,
     tiers: dict[str, float] | None = None,
     rest_label: str = "Low",
+    fitted: tuple[BetaGeoModel, GammaGammaModel] | None = None,
 ) -> tuple[pl.DataFrame, BetaGeoModel, GammaGammaModel]:
-    """`clv_predictions` from a `purchase_summary` the caller has already made."""
+    """`clv_predictions` from a `purchase_summary` the caller has already made; with `fitted`
+    (BG/NBD, Gamma-Gamma) the summary is only predicted, not fitted on."""
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    bgnbd = BetaGeoModel().fit(x, t_x, T)
-    repeat = repeat_customers(summary)
-    gamma_gamma = GammaGammaModel().fit(
-        repeat["frequency"].to_numpy(), repeat["monetary"].to_numpy()
-    )
+    if fitted is None:
+        bgnbd = BetaGeoModel().fit(x, t_x, T)
+        repeat = repeat_customers(summary)
+        gamma_gamma = GammaGammaModel().fit(
+            repeat["frequency"].to_numpy(), repeat["monetary"].to_numpy()
+        )
+    else:
+        bgnbd, gamma_gamma = fitted
     clv = discounted_clv(bgnbd, gamma_gamma, summary, months, monthly_discount_rate)
     result = summary.select("customer_key", "first_purchase").with_columns(
         expected_purchases_90d=pl.Series(bgnbd.expected_purchases(90, x, t_x, T)),

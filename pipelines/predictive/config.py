@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
         "rest_label": "Low",
         # Fewer customers with a repeat purchase than this: no CLV fit, CLV columns null.
         "min_repeat_customers": 100,
+        # Fit BG/NBD and Gamma-Gamma this often; the runs in between predict with the saved fit.
+        "refit_every_days": 7,
     },
     "churn": {
         "horizon_days": 90,
@@ -88,6 +90,7 @@ def validate(config: dict[str, Any], path: Path) -> dict[str, Any]:
     _number(config, path, "clv.horizon_months", 1, 120)
     _number(config, path, "clv.monthly_discount_rate", 0, 1)
     _number(config, path, "clv.min_repeat_customers", 2, 10_000_000)
+    _number(config, path, "clv.refit_every_days", 1, 365)
     _number(config, path, "churn.horizon_days", 1, 730)
     _number(config, path, "churn.max_training_rows", 1000, 100_000_000)
     _number(config, path, "churn.refit_every_days", 1, 365)

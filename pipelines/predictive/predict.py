@@ -12,7 +12,12 @@ from typing import Any
 import polars as pl
 
 from pipelines.predictive.churn import ChurnModel, train_churn_model
-from pipelines.predictive.clv import clv_from_summary, purchase_summary, repeat_customers
+from pipelines.predictive.clv import (
+    ClvModel,
+    clv_from_summary,
+    purchase_summary,
+    repeat_customers,
+)
 from pipelines.predictive.segments import predictive_segment
 
 PREDICTION_COLUMNS = [
@@ -39,6 +44,7 @@ class Predictions:
     calibration: pl.DataFrame | None = None
     clv_skipped: str | None = None
     churn_model: ChurnModel | None = None
+    clv_model: ClvModel | None = None
 
 
 def customer_predictions(
@@ -46,24 +52,25 @@ def customer_predictions(
     orders: pl.DataFrame,
     config: dict[str, Any],
     churn_model: ChurnModel | None = None,
+    clv_model: ClvModel | None = None,
 ) -> Predictions:
     """Predictions for every customer of the latest as-of date of `features_history`.
 
     CLV is fitted on orders strictly before that date (a quick fit: one row per distinct purchase
     history). Churn is trained on the feature history and its labels, unless a trained
     `churn_model` is given: then the history needs only the latest as-of date, which it scores.
+    A saved `clv_model` likewise predicts the day's purchase summary without fitting on it.
     Customers who never bought get nulls and the `no_purchase_label` segment. With fewer than
-    `clv.min_repeat_customers` repeat customers no CLV model is fitted: the CLV columns are null
-    for everyone and `clv_skipped` says why.
+    `clv.min_repeat_customers` repeat customers (and no saved `clv_model`) no CLV model is
+    fitted: the CLV columns are null for everyone and `clv_skipped` says why.
     """
     as_of_date = features_history["as_of_date"].max()
     clv_config = config["clv"]
     orders_before = orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date)
     summary = purchase_summary(orders_before, as_of_date)
     repeaters = repeat_customers(summary).height
-    clv_parameters: dict[str, float] = {}
     clv_skipped = None
-    if repeaters < clv_config["min_repeat_customers"]:
+    if clv_model is None and repeaters < clv_config["min_repeat_customers"]:
         # A young shop: too few repeat customers to estimate spend and dropout, so no CLV yet.
         clv_skipped = (
             f"not fitted: {repeaters} customers with a repeat purchase before {as_of_date}, "
@@ -80,11 +87,9 @@ def customer_predictions(
             monthly_discount_rate=clv_config["monthly_discount_rate"],
             tiers=clv_config["value_tiers"],
             rest_label=clv_config["rest_label"],
+            fitted=(clv_model.bgnbd, clv_model.gamma_gamma) if clv_model else None,
         )
-        clv_parameters = {
-            **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
-            **{f"gamma_gamma_{k}": v for k, v in gamma_gamma.params_.items()},
-        }
+        clv_model = clv_model or ClvModel(bgnbd, gamma_gamma, as_of_date)
     if churn_model is None:
         churn_model = train_churn_model(features_history, orders, config["churn"])
     scores = churn_model.score(features_history, config["churn"])
@@ -99,9 +104,10 @@ def customer_predictions(
     )
     return Predictions(
         customers.select(PREDICTION_COLUMNS),
-        clv_parameters,
+        clv_model.parameters if clv_model else {},
         churn_model.validation,
         churn_model.calibration,
         clv_skipped,
         churn_model,
+        clv_model,
     )

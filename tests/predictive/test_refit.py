@@ -1,4 +1,5 @@
-"""The churn model's cadence through the asset: trained once, saved, reused until it is due."""
+"""The models' cadence through the asset: the churn model and the CLV fit are made once, saved and
+reused until they are due."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from pipelines.predictive.assets import (
     PredictionsConfig,
     customer_predictions,
 )
-from pipelines.predictive.store import PREFIX, latest_churn_model, load_churn_model
+from pipelines.predictive.clv import clv_from_summary, purchase_summary
+from pipelines.predictive.store import (
+    CLV_PREFIX,
+    PREFIX,
+    latest_churn_model,
+    latest_clv_model,
+    load_churn_model,
+    load_clv_model,
+)
 from pipelines.settings import get_paths
 from tests.predictive.test_assets import write_marts
 from tests.predictive.test_churn import _features_history, _orders
@@ -119,3 +128,51 @@ def _bands() -> dict[str, float]:
     from pipelines.predictive.config import DEFAULTS
 
     return DEFAULTS["churn"]["risk_bands"]
+
+
+def test_clv_is_fitted_weekly_and_the_days_between_predict_with_the_saved_fit(
+    history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    features, orders = history
+    warehouse = tmp_path / "warehouse.duckdb"
+    folder = get_paths().models / MODEL_SUBFOLDER
+    parameters = [f"bgnbd_{p}" for p in ("r", "alpha", "a", "b")] + [
+        f"gamma_gamma_{p}" for p in ("p", "q", "gamma")
+    ]
+
+    first, first_predictions = _run(write_marts(warehouse, features, orders))
+    assert first["clv_model"] == "fitted on this run: no saved model yet"
+    assert first["clv_model_fitted_as_of"] == str(features["as_of_date"].max())
+    saved = latest_clv_model(folder)
+    assert saved is not None and Path(first["clv_model_path"]) == saved[0]
+    assert saved[1]["parameters"] == {name: first[name] for name in parameters}
+
+    # Three days later each customer's history is three days longer: predicted again from that
+    # summary with the saved parameters, not fitted on it (a fit there gives other parameters).
+    three_days_on = _next_day(features, 3)
+    second, predictions = _run(write_marts(warehouse, three_days_on, orders))
+    assert second["clv_model"] == "saved model used: saved model is 3 days old (refit every 7)"
+    assert {name: second[name] for name in parameters} == saved[1]["parameters"]
+    as_of = three_days_on["as_of_date"].max()
+    summary = purchase_summary(orders.filter(pl.col("order_date") < as_of), as_of)
+    _, refitted, _ = clv_from_summary(summary)
+    assert refitted.params_["alpha"] != second["bgnbd_alpha"], "a fit would have moved alpha"
+    model = load_clv_model(saved[0])
+    expected, _, _ = clv_from_summary(summary, fitted=(model.bgnbd, model.gamma_gamma))
+    compared = predictions.join(expected, on="customer_key", suffix="_saved")
+    assert compared.height == expected.height > 100
+    for column in ("p_alive", "clv_12m", "value_tier"):
+        assert (compared[column] == compared[f"{column}_saved"]).all(), column
+    stale = compared.join(first_predictions, on="customer_key", suffix="_first")
+    assert (stale["p_alive"] != stale["p_alive_first"]).any(), "not the first day's predictions"
+
+    # A week after the fit day the models are due again; a forced refit fits them any day.
+    week_on = _next_day(features, 7)
+    third, _ = _run(write_marts(warehouse, week_on, orders))
+    assert third["clv_model"] == "fitted on this run: saved model is 7 days old (refit every 7)"
+    assert third["clv_model_fitted_as_of"] == str(week_on["as_of_date"].max())
+    forced, _ = _run(warehouse, force_refit=True)
+    assert forced["clv_model"] == (
+        "fitted on this run: refit requested; otherwise saved model is 0 days old (refit every 7)"
+    )
+    assert len(list(folder.glob(f"{CLV_PREFIX}*.joblib"))) == 3
