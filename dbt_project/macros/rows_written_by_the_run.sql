@@ -48,6 +48,50 @@
     {%- endif %}
 {% endmacro %}
 
+{#- The same snapshots, read when the model runs and written into its SQL as constants. DuckDB
+    then knows that a daily run builds one date, and every event is compared with it where it is
+    read; joined to the query above, whose size DuckDB cannot know, every source was sorted
+    against the dates first (piecewise merge joins, 0.9 s of customer_features' 6.4 s at tier L
+    two years). A first build or a full refresh reads the snapshot dates directly. -#}
+{% macro feature_snapshot_dates_built() %}
+    {%- if execute and is_incremental() %}
+    {%- set dates = run_query(
+        "select as_of_date::varchar from (" ~ feature_snapshots_to_build() ~ ") order by 1"
+    ).columns[0].values() %}
+    {%- if dates %}
+    select as_of_date
+    from (values
+        {%- for as_of_date in dates %} (date '{{ as_of_date }}'){{ "," if not loop.last }}
+        {%- endfor %}) as built (as_of_date)
+    {%- else %}
+    select cast(null as date) as as_of_date where false
+    {%- endif %}
+    {%- else %}
+    {{ feature_snapshots_to_build() }}
+    {%- endif %}
+{% endmacro %}
+
+{#- Post-hook of the feature histories: delete the snapshots the dates no longer list (the
+    previous run's latest day, unless it became a snapshot date). The history's distinct dates
+    are read first and the stale ones deleted by constant, so DuckDB touches only their row
+    groups; one `delete ... where as_of_date not in (...)` tested every row against the list,
+    1.7 s on customer_category_spend's 149M rows at tier L two years. -#}
+{% macro delete_snapshots_no_longer_listed() %}
+    {%- set stale = run_query(
+        "with present as (select distinct as_of_date from " ~ this ~ ")"
+        ~ " select as_of_date::varchar from present"
+        ~ " where as_of_date < (select max(as_of_date) from " ~ ref('int_feature_snapshot_dates') ~ ")"
+        ~ " and as_of_date not in (select as_of_date from " ~ ref('int_feature_snapshot_dates') ~ ")"
+        ~ " order by 1"
+    ).columns[0].values() if execute else [] %}
+    {%- if stale %}
+    delete from {{ this }}
+    where as_of_date in ({% for as_of_date in stale %}date '{{ as_of_date }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- else %}
+    select 'no snapshot to delete' as outcome
+    {%- endif %}
+{% endmacro %}
+
 {#- Pre-hook: store `predicate` (a query returning one SQL condition, or null for every row) as
     what this build of the model writes. Runs before the model's own statement, so `this` is
     still the previous build. -#}

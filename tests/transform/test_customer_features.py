@@ -209,6 +209,15 @@ def test_history_keeps_weekly_snapshots_plus_latest_day(con) -> None:
     assert all(d.weekday() == 0 for d in dates[:-1])
     # the first run's latest day (2025-03-07, a Friday) was replaced by the new latest day
     assert date(2025, 3, 7) not in dates
+    # the category spend history keeps the same days (its post-hook deletes the Friday too)
+    spend_dates = [
+        r[0]
+        for r in con.execute(
+            "select distinct as_of_date from marts.customer_category_spend order by 1"
+        ).fetchall()
+    ]
+    assert spend_dates[-3:] == dates[-3:]
+    assert date(2025, 3, 7) not in spend_dates
 
 
 def test_second_daily_run_reads_only_the_new_rows(runs: TwoDailyRuns, con) -> None:

@@ -4,16 +4,17 @@
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
         pre_hook="{{ record_snapshots_written() }}",
-        post_hook="delete from {{ this }} where as_of_date < (select max(as_of_date) from {{ ref('int_feature_snapshot_dates') }}) and as_of_date not in (select as_of_date from {{ ref('int_feature_snapshot_dates') }})",
+        post_hook="{{ delete_snapshots_no_longer_listed() }}",
     )
 }}
 
 with
 
 dates_to_build as (
-    -- incremental: only the snapshots not yet in the history, and the latest day (recomputed);
-    -- the same macro scopes this model's data tests to them (macros/rows_written_by_the_run.sql)
-    {{ feature_snapshots_to_build() }}
+    -- incremental: only the snapshots not yet in the history, and the latest day (recomputed),
+    -- as constants; the macro that picks them also scopes this model's data tests
+    -- (macros/rows_written_by_the_run.sql)
+    {{ feature_snapshot_dates_built() }}
 ),
 
 running_totals as (
