@@ -363,20 +363,30 @@ def test_full_refresh_gives_the_same_keys_and_latest_features(
     shutil.copy(runs.warehouse, rebuilt)
     run_dbt(rebuilt, tmp_path, dbt_build_args(full_refresh=True))
 
-    def keys_and_latest(path: Path) -> tuple[list[tuple], list[tuple]]:
+    def keys_latest_and_totals(path: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
         with duckdb.connect(str(path), read_only=True) as con:
             keys = con.execute(
                 "select identifier_type, identifier_value, customer_key "
                 "from marts.customer_identifiers order by all"
             ).fetchall()
             latest = _features_rows(con, "2025-03-11")
-        return keys, latest
+            totals = con.execute(
+                "select customer_key, category_code, visible_from, changes_at, net_revenue "
+                "from intermediate.int_category_spend_running order by all"
+            ).fetchall()
+        return keys, latest, totals
 
-    incremental_keys, incremental_latest = keys_and_latest(runs.warehouse)
-    rebuilt_keys, rebuilt_latest = keys_and_latest(rebuilt)
+    incremental_keys, incremental_latest, incremental_totals = keys_latest_and_totals(
+        runs.warehouse
+    )
+    rebuilt_keys, rebuilt_latest, rebuilt_totals = keys_latest_and_totals(rebuilt)
     # same evidence, same keys: a rebuild from scratch assigns every identifier the same customer
     assert rebuilt_keys == incremental_keys
     assert rebuilt_latest == incremental_latest
+    # the second run placed again the lines the first run's latest day (a Friday) saw: at the
+    # Monday snapshot it built, or at the new latest day
+    assert rebuilt_totals == incremental_totals
+    assert not [row for row in incremental_totals if row[2] == date(2025, 3, 7)]
 
 
 def test_a_few_snapshots_summed_directly_equal_the_stream_of_changes(

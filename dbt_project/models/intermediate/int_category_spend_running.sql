@@ -1,7 +1,25 @@
 {#- Net spend per customer and product category as a running total over the feature snapshots:
     one row from the snapshot where the total changes (visible_from) until the next change
     (changes_at, exclusive). customer_category_spend spreads it over the snapshot dates and
-    customer_features takes each customer's top category from it. -#}
+    customer_features takes each customer's top category from it.
+
+    Incremental: a daily run computes again only the customers whose totals can have changed
+    (macros/category_spend_incremental.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='customer_key',
+        on_schema_change='append_new_columns',
+        pre_hook=[
+            "{{ record_category_spend_written() }}",
+            "{{ delete_category_spend_to_rebuild() }}",
+        ],
+        post_hook="{{ record_incremental_state('select max(_loaded_at) from ' ~ this, category_spend_snapshot_dates()) }}",
+    )
+}}
+-- depends_on: {{ ref('int_identity_components') }} (the labels read by labelled_after)
+{%- set rebuild_all = category_spend_rebuild_all() %}
 
 with
 
@@ -9,15 +27,57 @@ snapshot_dates as (
     select as_of_date from {{ ref('int_feature_snapshot_dates') }}
 ),
 
+orders as (
+    select order_id, customer_key, _labelled_in
+    from {{ ref('orders') }}
+    where customer_key is not null
+),
+{%- if not rebuild_all %}
+{#- read first and written in as constants, so DuckDB skips the row groups of older lines: the
+    newest load the table holds, and the newest regular snapshot, now or at the last build,
+    whichever is older (a line before both is placed at a regular date that stays listed) -#}
+{%- set bounds = run_query(
+    "select (select coalesce(max(_loaded_at), timestamp '1900-01-01') from " ~ this
+    ~ ")::varchar, least(date '" ~ (incremental_state().settings.split(',') | max)
+    ~ "', (select coalesce(max(as_of_date), date '1900-01-01') from "
+    ~ ref('int_feature_snapshot_dates') ~ " where not is_latest))::varchar"
+).rows[0] %}
+
+changed_customers as (
+    -- a line loaded since the last build, or ordered on or after the newest regular snapshot
+    -- (its place is the latest day, which moves, or a regular date listed since)
+    select orders.customer_key
+    from {{ ref('int_order_lines_deduplicated') }} as order_lines
+    inner join orders on order_lines.order_id = orders.order_id
+    where order_lines._loaded_at > timestamp '{{ bounds[0] }}'
+        or order_lines.ordered_at >= timestamp '{{ bounds[1] }}'
+    union
+    -- an order labelled again: its customer may have changed
+    select customer_key from orders where _labelled_in > {{ labelled_after() }}
+    union
+    -- a total placed at a day no longer listed
+    select customer_key from {{ this }}
+    where visible_from not in (select as_of_date from snapshot_dates)
+),
+
+orders_to_place as (
+    select orders.*
+    from orders
+    where customer_key in (select customer_key from changed_customers)
+),
+{%- endif %}
+
 order_lines as (
     select
         orders.customer_key,
         order_lines.category_code,
         order_lines.net_amount,
-        order_lines.ordered_at
+        order_lines.ordered_at,
+        order_lines._loaded_at,
+        orders._labelled_in
     from {{ ref('int_order_lines_deduplicated') }} as order_lines
-    inner join {{ ref('orders') }} as orders on order_lines.order_id = orders.order_id
-    where orders.customer_key is not null
+    inner join {{ 'orders' if rebuild_all else 'orders_to_place' }} as orders
+        on order_lines.order_id = orders.order_id
 ),
 
 -- Point in time: a line counts from the first snapshot after it (ordered strictly before the
@@ -30,10 +90,12 @@ first_visible as (
         order_lines.category_code,
         snapshot_dates.as_of_date as visible_from,
         -- exact money: a purchase and its return net to 0, not to a float residue of 1e-15
-        sum(cast(order_lines.net_amount as decimal(18, 4))) as net_amount
+        sum(cast(order_lines.net_amount as decimal(18, 4))) as net_amount,
+        max(order_lines._loaded_at) as _loaded_at,
+        max(order_lines._labelled_in) as _labelled_in
     from order_lines
     asof inner join snapshot_dates on order_lines.ordered_at < snapshot_dates.as_of_date
-    group by all
+    group by order_lines.customer_key, order_lines.category_code, snapshot_dates.as_of_date
 )
 
 select
@@ -42,6 +104,9 @@ select
     visible_from,
     -- the total holds until the next snapshot that sees a new line of this category
     coalesce(lead(visible_from) over per_category, date '9999-12-31') as changes_at,
-    cast(sum(net_amount) over per_category as double) as net_revenue
+    cast(sum(net_amount) over per_category as double) as net_revenue,
+    _loaded_at,
+    _labelled_in,
+    '{{ invocation_id }}' as _dbt_invocation_id
 from first_visible
 window per_category as (partition by customer_key, category_code order by visible_from)
