@@ -2,7 +2,8 @@
     load it has read and the settings it was built with, one row per model in
     dbt_meta.incremental_state. int_identifiers_excluded holds only the identifiers excluded, so
     its own rows cannot tell how far it has read, and a change of its thresholds means
-    recomputing every identifier. -#}
+    recomputing every identifier. int_category_spend_running keeps as its settings the regular
+    snapshot dates it placed lines at (macros/category_spend_incremental.sql). -#}
 
 {#- The state the last build of this model recorded, as {'loaded_through': ..., 'settings': ...};
     none on a first build, a full refresh, or when nothing is recorded. -#}
