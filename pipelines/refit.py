@@ -1,4 +1,4 @@
-"""When a saved model is due for a refit: shared by the clustering and the churn model.
+"""When a saved model is due for a refit: shared by the clustering, churn and CLV models.
 
 Each saved model keeps the fingerprint of the settings it was fitted with (`config_hash`) and the
 as-of date it was fitted for; `should_refit` compares them with today's settings and date.
@@ -34,10 +34,23 @@ def should_refit(
     as_of_date: date,
     config: dict[str, Any],
     settings: str = "clustering",
+    force_refit: bool = False,
 ) -> RefitDecision:
     """Refit when there is no model, when the settings (`config`, named `settings` in the
     reason) changed, or when the saved model is `refit_every_days` old; otherwise use the saved
-    model."""
+    model, unless the run asks for a refit (`force_refit`)."""
+    decision = _due(previous_model_meta, as_of_date, config, settings)
+    if force_refit and not decision:
+        return RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+    return decision
+
+
+def _due(
+    previous_model_meta: dict[str, Any] | None,
+    as_of_date: date,
+    config: dict[str, Any],
+    settings: str,
+) -> RefitDecision:
     if previous_model_meta is None:
         return RefitDecision(True, "no saved model yet")
     if previous_model_meta.get("config_hash") != config_hash(config):

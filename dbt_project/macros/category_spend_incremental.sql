@@ -47,15 +47,10 @@
 {#- Pre-hook: empty the table before computing every customer again, or else delete the
     customers no order belongs to any more. -#}
 {% macro delete_category_spend_to_rebuild() -%}
-    {%- if is_incremental() %}
-    {%- if category_spend_rebuild_all() %}
+    {%- if is_incremental() and category_spend_rebuild_all() %}
     delete from {{ this }}
     {%- else %}
-    delete from {{ this }}
-    where customer_key not in (
-        select customer_key from {{ ref('orders') }} where customer_key is not null
-    )
-    {%- endif %}
+    {{ delete_customers_no_longer_found(ref('orders')) }}
     {%- endif %}
 {%- endmacro %}
 

@@ -121,13 +121,14 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- Pre-hook of customers: delete the customers whose key identity resolution no longer gives to
-    any identifier (a merge keeps one of the two keys). -#}
-{% macro delete_customers_no_longer_found() -%}
+{#- Pre-hook of customers (and of int_category_spend_running, with `keys_from` its orders):
+    delete the customers whose key `keys_from` no longer holds; by default the keys identity
+    resolution gives to identifiers (a merge keeps one of the two keys). -#}
+{% macro delete_customers_no_longer_found(keys_from=none) -%}
     {%- if is_incremental() %}
     delete from {{ this }}
     where customer_key not in (
-        select customer_key from {{ ref('int_identity_components') }}
+        select customer_key from {{ keys_from or ref('int_identity_components') }}
         where customer_key is not null
     )
     {%- endif %}

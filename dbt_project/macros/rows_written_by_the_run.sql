@@ -87,8 +87,6 @@
     {%- if stale %}
     delete from {{ this }}
     where as_of_date in ({% for as_of_date in stale %}date '{{ as_of_date }}'{{ ", " if not loop.last }}{% endfor %})
-    {%- else %}
-    select 'no snapshot to delete' as outcome
     {%- endif %}
 {% endmacro %}
 

@@ -19,7 +19,6 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
-from pipelines.refit import RefitDecision, should_refit
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
@@ -130,20 +129,6 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     return metadata
 
 
-def refit_due(
-    saved: tuple[Any, dict[str, Any]] | None,
-    as_of_date: date,
-    settings: dict[str, Any],
-    name: str,
-    force_refit: bool,
-) -> RefitDecision:
-    """`should_refit` for the newest saved (path, metadata) of a model, or a requested refit."""
-    decision = should_refit(saved[1] if saved else None, as_of_date, settings, name)
-    if force_refit and not decision:
-        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
-    return decision
-
-
 class PredictionsConfig(dg.Config):
     """Run config of the predictive step (Launchpad: ops.candidate__customer_predictions.config)."""
 
@@ -182,6 +167,7 @@ def customer_predictions(
         save_churn_model,
         save_clv_model,
     )
+    from pipelines.refit import RefitDecision, should_refit
 
     settings = load_predictive_config()
     churn_settings = settings["churn"]
@@ -197,10 +183,14 @@ def customer_predictions(
             )
         )
     saved = latest_churn_model(model_folder)
-    decision = refit_due(saved, latest, churn_settings, "churn", config.force_refit)
+    decision = should_refit(
+        saved[1] if saved else None, latest, churn_settings, "churn", config.force_refit
+    )
     churn_model = load_churn_model(saved[0]) if saved and not decision else None
     saved_clv = latest_clv_model(model_folder)
-    clv_decision = refit_due(saved_clv, latest, settings["clv"], "clv", config.force_refit)
+    clv_decision = should_refit(
+        saved_clv[1] if saved_clv else None, latest, settings["clv"], "clv", config.force_refit
+    )
     clv_model = load_clv_model(saved_clv[0]) if saved_clv and not clv_decision else None
     with duckdb.get_connection() as con:
         features, orders = read_model_inputs(con, latest, churn_settings, churn_model is None)

@@ -39,12 +39,16 @@ NUMERIC_CLV_COLUMNS = ["expected_purchases_90d", "expected_purchases_365d", "p_a
 @dataclass
 class Predictions:
     customers: pl.DataFrame
-    clv_parameters: dict[str, float] = field(default_factory=dict)
     churn_validation: dict[str, Any] = field(default_factory=dict)
     calibration: pl.DataFrame | None = None
     clv_skipped: str | None = None
     churn_model: ChurnModel | None = None
     clv_model: ClvModel | None = None
+
+    @property
+    def clv_parameters(self) -> dict[str, float]:
+        """The BG/NBD and Gamma-Gamma parameters in use (empty when no CLV model was fitted)."""
+        return self.clv_model.parameters if self.clv_model else {}
 
 
 def customer_predictions(
@@ -104,7 +108,6 @@ def customer_predictions(
     )
     return Predictions(
         customers.select(PREDICTION_COLUMNS),
-        clv_model.parameters if clv_model else {},
         churn_model.validation,
         churn_model.calibration,
         clv_skipped,

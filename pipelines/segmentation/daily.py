@@ -99,9 +99,12 @@ def segment_customers(
     no_purchase = segment_config["no_purchase_label"]
     previous_path = latest_model_path(model_folder)
     previous = load_clusterer(previous_path) if previous_path is not None else None
-    decision = should_refit(previous.meta_ if previous else None, as_of, clustering_config)
-    if force_refit and not decision.refit:
-        decision = RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+    decision = should_refit(
+        previous.meta_ if previous else None,
+        as_of,
+        clustering_config,
+        force_refit=force_refit,
+    )
     model, model_path = previous, previous_path
     if buyers.height <= clustering_config["k_min"]:
         decision = RefitDecision(False, f"only {buyers.height} customers with orders: not grouped")
