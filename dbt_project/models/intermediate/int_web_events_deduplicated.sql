@@ -28,7 +28,7 @@ repeated as (
 deduplicated as (
     -- the same event exported twice is one event, the newest load's. Only the repeated keys'
     -- rows are numbered: a window over every event sorts all their columns, which took this
-    -- model 164 s instead of 80 s at tier L (docs/performance.md).
+    -- model 162.7 s instead of 92.5 s in a full build at tier L (docs/performance.md).
     select * from events anti join repeated using (event_key)
     union all
     select * from (
