@@ -165,7 +165,16 @@ def _already_loaded(
     """
     if clean.is_empty():
         return pl.Series("_row_id", [], pl.UInt32)
-    on = " and ".join(f"c.{c} is not distinct from r.{c}" for c in entity.column_names)
+    # A required column is never null on either side (a row missing one is quarantined before it
+    # gets here), so `=` tests the same as `is not distinct from`; with it DuckDB also skips the
+    # table's row groups outside the candidates' range of that column. At tier L, 453,311 web
+    # events against the 34.6M loaded: 0.99 s with `is not distinct from` on every column, 0.15 s
+    # (docs/performance.md). A backfill runs this once per chunk against a growing table.
+    required = set(entity.required)
+    on = " and ".join(
+        f"c.{c} = r.{c}" if c in required else f"c.{c} is not distinct from r.{c}"
+        for c in entity.column_names
+    )
     candidate_rows = clean.select("_row_id", *entity.column_names)  # noqa: F841 (read by name)
     # an inner join lets DuckDB hash the (small) candidate rows and stream the table past them
     found = con.sql(
