@@ -72,20 +72,27 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
 def _missing_required(path: Path, present: Iterable[str], mapping: EntityMapping) -> None:
     """A required canonical column none of whose vendor columns are in the file fails the file."""
     present = set(present)
+    missing = _first_missing_required(present, mapping)
+    if missing is None:
+        return
+    canonical, expected = missing
+    found = ", ".join(sorted(present)[:30]) or "no columns"
+    raise IngestFileError(
+        f"{path}: required column '{canonical}' is missing: expected column {expected} "
+        f"(mapping '{mapping.mapping_name}'), found {found}"
+    )
+
+
+def _first_missing_required(present: set[str], mapping: EntityMapping) -> tuple[str, str] | None:
+    """(canonical column, the vendor columns expected) of the first required column missing."""
     for rule in mapping.rules:
         if not mapping.entity.column(rule.canonical).required:
             continue
         if rule.sources and not any(s in present for s in rule.sources):
-            expected = " or ".join(f"'{s}'" for s in rule.sources)
-        elif rule.concat and not all(s in present for s in rule.concat):
-            expected = " and ".join(f"'{s}'" for s in rule.concat)
-        else:
-            continue
-        found = ", ".join(sorted(present)[:30]) or "no columns"
-        raise IngestFileError(
-            f"{path}: required column '{rule.canonical}' is missing: expected column {expected} "
-            f"(mapping '{mapping.mapping_name}'), found {found}"
-        )
+            return rule.canonical, " or ".join(f"'{s}'" for s in rule.sources)
+        if rule.concat and not all(s in present for s in rule.concat):
+            return rule.canonical, " and ".join(f"'{s}'" for s in rule.concat)
+    return None
 
 
 def _frame(columns: dict[str, list[Any]], rows: int) -> pl.DataFrame:
@@ -368,10 +375,16 @@ def _read_ndjson_polars(path: Path, text: str, mapping: EntityMapping) -> pl.Dat
     lines = [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
     if not lines:
         return _read_ndjson_python(path, text, mapping)
-    records = pl.read_ndjson(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
+    data = text.encode("utf-8")
+    fields = mapping.vendor_fields
+    keys = _read_keys_as_text(data, mapping)
+    if keys is not None:
+        if keys.height != len(lines):
+            raise _NotFlat("line count")
+        return _with_meta(keys, lines)
+    records = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     if records.height != len(lines):
         raise _NotFlat("line count")
-    fields = mapping.vendor_fields
     exprs = {name: _path_expr(name, records.schema) for name in fields}
     _missing_required(path, [n for n, e in exprs.items() if e is not None], mapping)
     columns = [
@@ -379,6 +392,35 @@ def _read_ndjson_polars(path: Path, text: str, mapping: EntityMapping) -> pl.Dat
         for name, expr in exprs.items()
     ]
     frame = records.select(columns) if columns else _frame({}, records.height)
+    return _with_meta(frame, lines)
+
+
+def _read_keys_as_text(data: bytes, mapping: EntityMapping) -> pl.DataFrame | None:
+    """The mapping's fields read straight as text, when every one is a plain top-level key.
+
+    Given the schema, Polars parses each line once; inferring it (over every line, so that a key
+    first seen on the last line still counts) took two thirds of reading a day of web events at
+    tier L (docs/performance.md). A number keeps its JSON text and a nested value becomes JSON
+    text. None when a field is a path, or when a required field is null on every line: the
+    inferring read then tells a key absent from the file (the file fails) from one that is only
+    ever empty (its rows are quarantined).
+    """
+    fields = mapping.vendor_fields
+    if not fields or any(_PATH_CHARS.search(name) for name in fields):
+        return None
+    keys = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(fields, pl.String))
+    # Polars writes a nested value's strings unescaped: such a file is read line by line, which
+    # writes it as JSON (a text that only starts like one takes that path too, to the same text)
+    if keys.select(pl.any_horizontal(pl.col(fields).str.contains(r"^[\[{]"))).to_series().any():
+        return None
+    present = {name for name in fields if keys[name].null_count() < keys.height}
+    return None if _first_missing_required(present, mapping) else keys
+
+
+_PATH_CHARS = re.compile(r"[.\[\]]")
+
+
+def _with_meta(frame: pl.DataFrame, lines: list[str]) -> pl.DataFrame:
     return frame.with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_source_row"),
         pl.lit(None, pl.String).alias("_malformed"),

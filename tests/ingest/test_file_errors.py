@@ -28,6 +28,29 @@ def test_missing_required_column_names_file_and_column(con, landing: Landing) ->
     assert "found " in message and "created_at" in message
 
 
+def test_json_file_without_a_required_key_names_file_and_key(con, landing: Landing) -> None:
+    event = '{"ts": "2025-03-04T10:00:00", "event_name": "page_view", "user_pseudo_id": "u1", '
+    landing.write("web", DAY, "events.ndjson", event + '"session_id": "s1"}\n')
+
+    with pytest.raises(IngestFileError) as error:
+        load(con, landing, "web", DAY)
+
+    message = str(error.value)
+    assert "events.ndjson" in message
+    assert "expected column 'event_timestamp'" in message
+    assert "found event_name, session_id, user_pseudo_id" in message
+
+
+def test_json_key_empty_on_every_line_quarantines_the_rows(con, landing: Landing) -> None:
+    event = '{"event_timestamp": null, "event_name": "page_view", "user_pseudo_id": "u1", '
+    landing.write("web", DAY, "events.ndjson", (event + '"session_id": "s1"}\n') * 2)
+
+    report = load(con, landing, "web", DAY)
+
+    assert report.entities["events"].quarantined_by_reason == {"missing_required": 2}
+    assert count(con, "raw.web_events") == 0
+
+
 def test_wrong_encoding_names_file_line_and_bytes(con, landing: Landing) -> None:
     text = f"{CONTACTS_HEADER}\n{CONTACT.replace('Ana', 'Ánä')}\n".encode("latin-1")
     landing.write("crm", DAY, "contacts.csv", text)

@@ -7,6 +7,7 @@ import io
 import json
 import tempfile
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 
 from pipelines.ingest.loader import load_days
 from pipelines.ingest.mapping import load_source_mappings
-from pipelines.ingest.readers import _read_csv_arrow, _read_csv_python
+from pipelines.ingest.readers import (
+    _read_csv_arrow,
+    _read_csv_python,
+    _read_keys_as_text,
+    _read_ndjson_python,
+    read_ndjson,
+)
 from tests.ingest.conftest import CONTACTS_HEADER
 
 DAY = date(2025, 3, 4)
@@ -130,3 +137,73 @@ def test_unterminated_quote_keeps_the_rest_of_the_file_in_one_malformed_row() ->
     read, in_table, in_quarantine, _ = _load("crm", "contacts.csv", text.encode())
 
     assert (read, in_table, in_quarantine) == (2, 1, 1)
+
+
+def _same_value(fast: str | None, careful: str | None) -> bool:
+    """The same value: a number may be written differently (1e+16 or 10000000000000000)."""
+    if fast == careful:
+        return True
+    if fast is None or careful is None:
+        return False
+    try:
+        return Decimal(fast) == Decimal(careful)
+    except InvalidOperation:
+        return False
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(
+        st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=8), max_size=12
+    )
+)
+def test_fast_and_careful_json_readers_read_the_same_values(records: list[dict]) -> None:
+    lines = [json.dumps({**GOOD_EVENT, **record}, allow_nan=False) for record in records
+             if _finite(record)]  # fmt: skip
+    text = "\n".join([json.dumps(GOOD_EVENT), *lines]) + "\n"
+    mapping = load_source_mappings("web")["events"]
+
+    fast = _read_keys_as_text(text.encode("utf-8"), mapping)
+    careful = _read_ndjson_python(Path("events.ndjson"), text, mapping)
+
+    if any(isinstance(value, dict | list) for record in records for value in record.values()):
+        # a nested value is read line by line, and written as JSON (tested below)
+        assert fast is None
+        return
+    assert fast is not None  # every field is a plain key, and the required ones are there
+    assert fast.height == careful.height
+    for name in mapping.vendor_fields:
+        for row, (a, b) in enumerate(zip(fast[name], careful[name], strict=True)):
+            assert _same_value(a, b), f"line {row + 1}, {name}: {a!r} against {b!r}"
+
+
+def _finite(value: object) -> bool:
+    """JSON has no NaN or infinity (such a line is malformed, tested above)."""
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def test_a_nested_value_in_a_text_column_loads_as_json(tmp_path: Path) -> None:
+    event = {**GOOD_EVENT, "page_location": {"path": '/a"b', "q": [1, 2]}}
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps(event) + "\n")
+
+    frame = read_ndjson(path, load_source_mappings("web")["events"])
+
+    assert json.loads(frame["page_location"][0]) == event["page_location"]
+
+
+def test_a_key_first_seen_on_the_last_line_is_read(tmp_path: Path) -> None:
+    events = [json.dumps(GOOD_EVENT)] * 2000 + [json.dumps({**GOOD_EVENT, "user_id": "C7"})]
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(events) + "\n")
+
+    frame = read_ndjson(path, load_source_mappings("web")["events"])
+
+    assert frame.height == 2001
+    assert frame["user_id"].to_list() == [None] * 2000 + ["C7"]
