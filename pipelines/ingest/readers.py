@@ -252,6 +252,8 @@ def _read_csv_python(text: str, header: list[str], mapping: EntityMapping) -> pl
     )
 
 
+# a field with any of these is a path (`a.b[key=x].c`), not a plain key
+_PATH_CHARS = re.compile(r"[.\[\]]")
 _PATH_PART = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<select>[^\]]+)\])?$")
 
 
@@ -400,24 +402,22 @@ def _read_keys_as_text(data: bytes, mapping: EntityMapping) -> pl.DataFrame | No
 
     Given the schema, Polars parses each line once; inferring it (over every line, so that a key
     first seen on the last line still counts) took two thirds of reading a day of web events at
-    tier L (docs/performance.md). A number keeps its JSON text and a nested value becomes JSON
-    text. None when a field is a path, or when a required field is null on every line: the
-    inferring read then tells a key absent from the file (the file fails) from one that is only
-    ever empty (its rows are quarantined).
+    tier L (docs/performance.md). A number comes as its decimal text (1.50 as 1.5, 1e-7 as
+    0.0000001), which the typed columns parse to the same value. None, for the inferring read to
+    decide, when a field is a path; when a value starts with `{` or `[`; or when a required field
+    is null on every line, since only that read tells a key absent from the file (the file fails)
+    from one that is only ever empty (its rows are quarantined).
     """
     fields = mapping.vendor_fields
     if not fields or any(_PATH_CHARS.search(name) for name in fields):
         return None
     keys = pl.read_ndjson(io.BytesIO(data), schema=dict.fromkeys(fields, pl.String))
-    # Polars writes a nested value's strings unescaped: such a file is read line by line, which
-    # writes it as JSON (a text that only starts like one takes that path too, to the same text)
+    # Polars writes a nested value with its strings unescaped. The inferring read sends a nested
+    # value line by line, which writes it as JSON, and keeps a text that only starts like one.
     if keys.select(pl.any_horizontal(pl.col(fields).str.contains(r"^[\[{]"))).to_series().any():
         return None
     present = {name for name in fields if keys[name].null_count() < keys.height}
     return None if _first_missing_required(present, mapping) else keys
-
-
-_PATH_CHARS = re.compile(r"[.\[\]]")
 
 
 def _with_meta(frame: pl.DataFrame, lines: list[str]) -> pl.DataFrame:
