@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.loader import load_days
@@ -157,17 +157,19 @@ def _same_value(fast: str | None, careful: str | None) -> bool:
         st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=8), max_size=12
     )
 )
+# a line dropped for its infinity must not count as one with a nested value
+@example(records=[{"event_timestamp": [], "event_name": float("inf")}])
 def test_fast_and_careful_json_readers_read_the_same_values(records: list[dict]) -> None:
-    lines = [json.dumps({**GOOD_EVENT, **record}, allow_nan=False) for record in records
-             if _finite(record)]  # fmt: skip
+    records = [record for record in records if _finite(record)]
+    lines = [json.dumps({**GOOD_EVENT, **record}) for record in records]
     text = "\n".join([json.dumps(GOOD_EVENT), *lines]) + "\n"
     mapping = load_source_mappings("web")["events"]
 
     fast = _read_keys_as_text(text.encode("utf-8"), mapping)
     careful = _read_ndjson_python(Path("events.ndjson"), text, mapping)
 
-    if any(isinstance(value, dict | list) for record in records for value in record.values()):
-        # a nested value is read line by line, and written as JSON (tested below)
+    if any(_starts_like_json(value) for record in records for value in record.values()):
+        # left to the inferring read: a nested value is read line by line (tested below)
         assert fast is None
         return
     assert fast is not None  # every field is a plain key, and the required ones are there
@@ -175,6 +177,13 @@ def test_fast_and_careful_json_readers_read_the_same_values(records: list[dict])
     for name in mapping.vendor_fields:
         for row, (a, b) in enumerate(zip(fast[name], careful[name], strict=True)):
             assert _same_value(a, b), f"line {row + 1}, {name}: {a!r} against {b!r}"
+
+
+def _starts_like_json(value: object) -> bool:
+    """A nested value, or a text that starts like one."""
+    return isinstance(value, dict | list) or (
+        isinstance(value, str) and value.startswith(("{", "["))
+    )
 
 
 def _finite(value: object) -> bool:
