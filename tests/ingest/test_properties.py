@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.loader import load_days
@@ -48,16 +48,24 @@ csv_line = st.one_of(
     # raw text written as is: stray quotes, partial lines
     csv_text,
 )
-json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8)
-)
-json_value = st.recursive(
-    json_scalar,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
-    max_leaves=5,
-)
+
+
+def _json_values(floats: st.SearchStrategy[float]) -> st.SearchStrategy[object]:
+    """Scalars, lists and objects, nested a little."""
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(), floats, st.text(max_size=8))
+    return st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=5,
+    )
+
+
+# NaN and infinity make a line that is not JSON: malformed, as these tests want
+json_value = _json_values(st.floats(allow_nan=True))
+# what valid JSON can hold
+finite_json_value = _json_values(st.floats(allow_nan=False, allow_infinity=False))
 json_line = st.one_of(
     st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=8).map(json.dumps),
     st.builds(
@@ -154,13 +162,11 @@ def _same_value(fast: str | None, careful: str | None) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(
     records=st.lists(
-        st.dictionaries(st.sampled_from(EVENT_KEYS), json_value, max_size=8), max_size=12
+        st.dictionaries(st.sampled_from(EVENT_KEYS), finite_json_value, max_size=8),
+        max_size=12,
     )
 )
-# a line dropped for its infinity must not count as one with a nested value
-@example(records=[{"event_timestamp": [], "event_name": float("inf")}])
 def test_fast_and_careful_json_readers_read_the_same_values(records: list[dict]) -> None:
-    records = [record for record in records if _finite(record)]
     lines = [json.dumps({**GOOD_EVENT, **record}) for record in records]
     text = "\n".join([json.dumps(GOOD_EVENT), *lines]) + "\n"
     mapping = load_source_mappings("web")["events"]
@@ -184,17 +190,6 @@ def _starts_like_json(value: object) -> bool:
     return isinstance(value, dict | list) or (
         isinstance(value, str) and value.startswith(("{", "["))
     )
-
-
-def _finite(value: object) -> bool:
-    """JSON has no NaN or infinity (such a line is malformed, tested above)."""
-    if isinstance(value, float):
-        return value == value and abs(value) != float("inf")
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
 
 
 def test_a_nested_value_in_a_text_column_loads_as_json(tmp_path: Path) -> None:
