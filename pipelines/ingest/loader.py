@@ -11,6 +11,7 @@ import fnmatch
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import groupby
@@ -35,9 +36,13 @@ from pipelines.settings import get_paths
 
 # Files read at once per entity, in bytes of landed text (a gzipped file counts uncompressed):
 # a large backfill is cut into whole days so memory stays bounded. Reading, checking and loading
-# takes about 9 times a chunk's text at the peak (gzipped NDJSON web events).
+# takes about 9 times a chunk's text at the peak (gzipped NDJSON web events), and the next chunk
+# is read meanwhile (`_read_ahead`).
 CHUNK_BYTES = int(os.environ.get("INGEST_CHUNK_BYTES", 64 * 1024 * 1024))
 
+
+# Files of one chunk read at once (threads: the readers spend most of their time outside the GIL)
+READ_THREADS = min(4, os.cpu_count() or 1)
 
 SAMPLE_ROWS = 10
 
@@ -133,15 +138,19 @@ def find_files(
 def _read_entity(
     files: Sequence[tuple[date, Path]], mapping: EntityMapping, incoming_dir: Path
 ) -> pl.DataFrame:
-    frames = []
-    for day, path in files:
-        frame = read_file(path, mapping)
-        frames.append(
-            frame.with_columns(
-                pl.lit(day, pl.Date).alias("_partition_date"),
-                pl.lit(path.relative_to(incoming_dir).as_posix()).alias("_source_file"),
-            )
+    # Files are read READ_THREADS at a time: unzipping and splitting lines hold one core while
+    # Polars parses another file (a day of web events at tier L: 97 ms one after the other, 73 ms
+    # two at a time on 2 cores; docs/performance.md). `map` keeps the files' order, and the first
+    # file that cannot be read raises, as it would one after the other.
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        read = list(pool.map(lambda item: read_file(item[1], mapping), files))
+    frames = [
+        frame.with_columns(
+            pl.lit(day, pl.Date).alias("_partition_date"),
+            pl.lit(path.relative_to(incoming_dir).as_posix()).alias("_source_file"),
         )
+        for (day, path), frame in zip(files, read, strict=True)
+    ]
     schema = {name: pl.String for name in mapping.vendor_fields}
     empty = pl.DataFrame(
         schema={
@@ -154,6 +163,26 @@ def _read_entity(
         }
     )
     return pl.concat([empty, *frames], how="diagonal_relaxed")
+
+
+def _read_ahead(
+    entity_chunks: Iterable[list[tuple[date, Path]]], mapping: EntityMapping, incoming_dir: Path
+) -> Iterator[tuple[list[tuple[date, Path]], pl.DataFrame]]:
+    """Each chunk with its rows, the next chunk being read while the caller checks and loads.
+
+    Reading is mostly unzipping and parsing, checking and inserting mostly DuckDB and Polars, so
+    the two overlap on two cores. At most two chunks are in memory. A file that cannot be read
+    raises when its chunk's turn comes, after the chunks before it were checked.
+    """
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending: tuple[list[tuple[date, Path]], Future[pl.DataFrame]] | None = None
+        for chunk in entity_chunks:
+            upcoming = (chunk, reader.submit(_read_entity, chunk, mapping, incoming_dir))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = upcoming
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def _already_loaded(
@@ -359,8 +388,8 @@ def load_days(
         for entity in entities_of(source):
             mapping = mappings[entity.name]
             entity_report = None
-            for chunk in chunks(files[entity.name], chunk_bytes):
-                raw_rows = _read_entity(chunk, mapping, incoming_dir)
+            entity_chunks = chunks(files[entity.name], chunk_bytes)
+            for chunk, raw_rows in _read_ahead(entity_chunks, mapping, incoming_dir):
                 checked = check_entity(con, raw_rows, mapping, codes, contact_ids)
                 part = _report(source, mapping, chunk, checked, incoming_dir)
                 if part.rows_read != raw_rows.height or (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from pipelines.ingest.loader import IngestFileError
+from pipelines.ingest.loader import IngestFileError, load_days
 from pipelines.ingest.mapping import MappingError, load_source_mappings
 from tests.ingest.conftest import CONTACTS_HEADER, Landing, count, load
 
@@ -70,6 +71,27 @@ def test_corrupt_gzip_names_the_file(con, landing: Landing) -> None:
 
     with pytest.raises(IngestFileError, match=r"order_lines\.csv\.gz: cannot be read"):
         load(con, landing, "pos", DAY)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 64 * 1024 * 1024], ids=["day_by_day", "one_chunk"])
+def test_the_first_unreadable_file_of_a_range_is_named_and_nothing_written(
+    con, landing: Landing, chunk_bytes: int
+) -> None:
+    # files are read several at a time, and the next chunk while this one loads: the error is
+    # still the first bad file's, and the good days before it are not kept
+    days = [date(2025, 3, 3) + timedelta(days=n) for n in range(4)]
+    for day in days[:2]:
+        landing.contacts(day.isoformat(), CONTACT)
+    for day in days[2:]:
+        path = landing.incoming / "crm" / day.isoformat() / "contacts.csv.gz"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"this is not gzip")
+
+    with pytest.raises(IngestFileError, match=r"crm/2025-03-05/contacts\.csv\.gz: cannot be read"):
+        load_days(con, "crm", days, landing.incoming, chunk_bytes=chunk_bytes)
+
+    assert count(con, "raw.crm_contacts") == 0
+    assert count(con, "raw.quarantine") == 0
 
 
 def test_corrupt_parquet_names_the_file(con, landing: Landing) -> None:
