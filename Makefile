@@ -41,9 +41,9 @@ test-slow: install
 ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## bench: time the pipeline against the floor (make bench TIER=S|M|L)
+## bench: time the pipeline against the floor (make bench TIER=S|M|L [BENCH_ARGS=--days-only])
 bench: install
-	$(BIN)/python -m bench --tier $(TIER)
+	$(BIN)/python -m bench --tier $(TIER) $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,10 @@ Every measured piece runs in its own subprocess so its memory is measured alone:
 (one Dagster run over the whole history, as `make run` does), the one-day incremental run on top
 of it, a second warehouse built over the first year with its own one-day run (the incremental run
 must not grow with history), the floor and the pandas peer on the same files.
+
+`--keep-before-day` also keeps a copy of each warehouse (with its Dagster home and model store)
+as it was before its one-day run; `--days-only` then restores those copies and measures only
+the two one-day runs, a few minutes at tier L instead of half an hour, to work on the daily run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,9 @@ from bench.tiers import SEED, TIERS, Tier
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 PYTHON = sys.executable
+# a run folder as it was before its one-day run, beside it (`--keep-before-day`)
+KEPT_SUFFIX = ".before_day"
+KEPT_INFO = "kept.json"
 
 
 def log(message: str) -> None:
@@ -208,29 +216,114 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {memory_kb / 2**20:.0f} GB RAM, {platform.system()} {platform.release()}"
 
 
-def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[str, Any]:
-    landing = work / "landing"
-    if not (skip_generate and landed_days(landing / "incoming")):
-        generate(tier, landing)
+def kept_dir(data_dir: Path) -> Path:
+    return data_dir.with_name(data_dir.name + KEPT_SUFFIX)
+
+
+def keep_before_day(data_dir: Path, day: date) -> None:
+    """A copy of a run folder as it is before the one-day run of `day` (outside any measurement).
+
+    The whole folder: the warehouse, the Dagster home (the day's run reads the partitions
+    materialized before it) and the model store (a daily run reuses models trained on a cadence).
+    `incoming` stays a link to the landed files.
+    """
+    kept = kept_dir(data_dir)
+    shutil.rmtree(kept, ignore_errors=True)
+    started = time.monotonic()
+    shutil.copytree(data_dir, kept, symlinks=True, ignore=shutil.ignore_patterns("*.duckdb.tmp"))
+    (kept / KEPT_INFO).write_text(
+        json.dumps(
+            {
+                "day": day.isoformat(),
+                "commit": commit(),
+                "kept_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            }
+        )
+    )
+    log(
+        f"kept {data_dir.name} as it is before {day} in {kept} ({time.monotonic() - started:.0f} s)"
+    )
+
+
+def restore_before_day(data_dir: Path, day: date, tier: Tier) -> dict[str, str]:
+    """Put back the copy `keep_before_day` made, leaving the copy for the next time."""
+    kept = kept_dir(data_dir)
+    info_path = kept / KEPT_INFO
+    if not info_path.is_file():
+        raise SystemExit(
+            f"{kept}: no copy of the run folder from before its one-day run; run "
+            f"`python -m bench --tier {tier.name} --keep-before-day` once first (it keeps a copy "
+            "of each warehouse, about as large as the warehouse)"
+        )
+    info = json.loads(info_path.read_text())
+    if info["day"] != day.isoformat():
+        raise SystemExit(
+            f"{kept}: the copy was kept before {info['day']}, but the landing's one-day run is "
+            f"{day}; the landing changed since, so run `python -m bench --tier {tier.name} "
+            "--keep-before-day` again"
+        )
+    started = time.monotonic()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.copytree(kept, data_dir, symlinks=True, ignore=shutil.ignore_patterns(KEPT_INFO))
+    log(f"restored {data_dir.name} as it was before {day} ({time.monotonic() - started:.0f} s)")
+    return info
+
+
+def landed_history(landing: Path) -> list[date]:
     days = landed_days(landing / "incoming")
     if len(days) < 4:
         raise SystemExit(
             f"{landing / 'incoming'}: found {len(days)} landed days, expected at least 4"
         )
+    return days
+
+
+def what_was_measured(tier: Tier, days: list[date], commit_at_start: str) -> dict[str, Any]:
+    """The tier, its days (the last one is the one-day run's), when, where and at which commit."""
+    return {
+        "tier": tier.name,
+        "customers": tier.customers,
+        "history_days": len(days) - 1,
+        "first_day": days[0].isoformat(),
+        "last_history_day": days[-2].isoformat(),
+        "incremental_day": days[-1].isoformat(),
+        "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": machine(),
+        # others commit to the shared tree while a tier runs: say so when the commit moved
+        "commit": commit_at_start
+        if commit() == commit_at_start
+        else f"{commit_at_start} at the start, {commit()} at the end",
+    }
+
+
+def run_tier(
+    tier: Tier, work: Path, skip_generate: bool, peer: bool, keep: bool = False
+) -> dict[str, Any]:
+    landing = work / "landing"
+    if not (skip_generate and landed_days(landing / "incoming")):
+        generate(tier, landing)
+    days = landed_history(landing)
     first, history, extra_day = days[0], days[:-1], days[-1]
     half = len(days) // 2
 
     commit_at_start = commit()
     runs: dict[str, Any] = {}
     full_dir = work / "full"
+    year_dir = work / "one_year"
+    for data_dir in (full_dir, year_dir):
+        # a copy kept from an earlier build would not be this build's
+        shutil.rmtree(kept_dir(data_dir), ignore_errors=True)
     fresh_data_dir(full_dir, landing)
     first_load_s = warm_bytecode_cache(pipeline_env(full_dir, first))
     log(f"first import of the code location and dbt (fills the bytecode cache): {first_load_s} s")
     runs["full_build"] = pipeline_run("full_build", full_dir, first, history, single_day=False)
+    if keep:
+        keep_before_day(full_dir, extra_day)
     runs["incremental_2y"] = pipeline_run("incremental_2y", full_dir, first, [extra_day], True)
-    year_dir = work / "one_year"
     fresh_data_dir(year_dir, landing)
     runs["build_1y"] = pipeline_run("build_1y", year_dir, first, days[:half], single_day=False)
+    if keep:
+        keep_before_day(year_dir, days[half])
     runs["incremental_1y"] = pipeline_run("incremental_1y", year_dir, first, [days[half]], True)
 
     span = [
@@ -247,23 +340,44 @@ def run_tier(tier: Tier, work: Path, skip_generate: bool, peer: bool) -> dict[st
     log(f"code location load: {load_s} s (median of 3)")
 
     result: dict[str, Any] = {
-        "tier": tier.name,
-        "customers": tier.customers,
-        "history_days": len(history),
-        "first_day": first.isoformat(),
-        "last_history_day": history[-1].isoformat(),
-        "incremental_day": extra_day.isoformat(),
-        "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "machine": machine(),
-        # others commit to the shared tree while a tier runs: say so when the commit moved
-        "commit": commit_at_start
-        if commit() == commit_at_start
-        else f"{commit_at_start} at the start, {commit()} at the end",
+        **what_was_measured(tier, days, commit_at_start),
         "runs": runs,
         "floor": floor,
         "floor_ratios": floor_ratios(runs["full_build"], floor) if "error" not in floor else [],
         "peer": peer_result,
         "code_location_load_s": load_s,
+        "first_load_s": first_load_s,
+    }
+    result["targets"] = judge(result)
+    return result
+
+
+def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
+    """Only the two one-day runs, each on its warehouse as it was kept before the day."""
+    landing = work / "landing"
+    days = landed_history(landing)
+    first, extra_day = days[0], days[-1]
+    half = len(days) // 2
+    commit_at_start = commit()
+    full_dir, year_dir = work / "full", work / "one_year"
+    first_load_s = warm_bytecode_cache(pipeline_env(full_dir, first))
+    runs: dict[str, Any] = {}
+    kept: dict[str, dict[str, str]] = {}
+    for name, data_dir, day in (
+        ("incremental_2y", full_dir, extra_day),
+        ("incremental_1y", year_dir, days[half]),
+    ):
+        kept[name] = restore_before_day(data_dir, day, tier)
+        runs[name] = pipeline_run(name, data_dir, first, [day], True)
+    result: dict[str, Any] = {
+        **what_was_measured(tier, days, commit_at_start),
+        "kind": "days_only",
+        "kept": kept,
+        "runs": runs,
+        "floor": None,
+        "floor_ratios": [],
+        "peer": None,
+        "code_location_load_s": None,
         "first_load_s": first_load_s,
     }
     result["targets"] = judge(result)
@@ -282,6 +396,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run the pandas peer (default: at S and M)",
     )
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--keep-before-day",
+        action="store_true",
+        help="also keep a copy of each warehouse from before its one-day run (for --days-only)",
+    )
+    kept.add_argument(
+        "--days-only",
+        action="store_true",
+        help="only the two one-day runs, on the copies --keep-before-day kept; "
+        "writes <tier>-days.json and .md",
+    )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
@@ -290,12 +416,18 @@ def main(argv: list[str] | None = None) -> int:
     work = (args.work_dir or BENCH_DIR / "work" / tier.name).resolve()
     work.mkdir(parents=True, exist_ok=True)
     peer = tier.peer if args.peer is None else args.peer
-    result = run_tier(tier, work, args.skip_generate, peer)
+    if args.days_only:
+        result, stem = run_days_only(tier, work), f"{tier.name}-days"
+    else:
+        result, stem = (
+            run_tier(tier, work, args.skip_generate, peer, args.keep_before_day),
+            tier.name,
+        )
 
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / f"{tier.name}.json").write_text(json.dumps(result, indent=2))
+    (args.results_dir / f"{stem}.json").write_text(json.dumps(result, indent=2))
     table = markdown(result)
-    (args.results_dir / f"{tier.name}.md").write_text(table)
+    (args.results_dir / f"{stem}.md").write_text(table)
     print(table)
     failed = [name for name, run in result["runs"].items() if not run["success"]]
     return 1 if failed else 0

@@ -133,17 +133,74 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _one_day_runs(runs: dict[str, Any]) -> list[str]:
+    """The one-day run at two years beside the one at one year: where a day grows with history."""
+    two, one = runs.get("incremental_2y"), runs.get("incremental_1y")
+    if not (two and one):
+        return []
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}x" if a is not None and b else "-"
+
+    lines = [
+        "",
+        "## The one-day runs: 2 years of history beside 1 year",
+        "",
+        "| step | 2 years s | 1 year s | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    one_steps = {s["step"]: s["wall_s"] for s in one["steps"]}
+    for step in two["steps"]:
+        other = one_steps.get(step["step"])
+        lines.append(
+            f"| {step['step']} | {_fmt(step['wall_s'])} | {_fmt(other)} | "
+            f"{ratio(step['wall_s'], other)} |"
+        )
+    lines.append(
+        f"| whole run (process) | {_fmt(two['wall_s'])} | {_fmt(one['wall_s'])} | "
+        f"{ratio(two['wall_s'], one['wall_s'])} |"
+    )
+    one_models = {m["asset"]: m["seconds"] for m in one.get("models", [])}
+    if two.get("models"):
+        lines += [
+            "",
+            f"| dbt model (slowest {TOP_MODELS} at 2 years) | 2 years s | 1 year s | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for model in two["models"][:TOP_MODELS]:
+            other = one_models.get(model["asset"])
+            lines.append(
+                f"| {model['asset']} | {_fmt(model['seconds'], 2)} | {_fmt(other, 2)} | "
+                f"{ratio(model['seconds'], other)} |"
+            )
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The tier's figures as Markdown: runs, steps, floor ratios, peer, targets."""
     tier = result["tier"]
+    days_only = result.get("kind") == "days_only"
     lines = [
-        f"# Benchmark tier {tier}",
+        f"# Benchmark tier {tier}" + (": the one-day runs only" if days_only else ""),
         "",
         f"{result['customers']:,} customers, {result['history_days']} days of history "
         f"({result['first_day']} .. {result['last_history_day']}), incremental day "
         f"{result['incremental_day']}; measured {result['measured_at']} on {result['machine']}, "
         f"commit {result['commit']}.",
         "",
+    ]
+    if days_only:
+        lines += [
+            "Each one-day run ran on a copy of its warehouse kept before the day by "
+            "`--keep-before-day`: "
+            + "; ".join(
+                f"{name} on the copy kept {info['kept_at']} at commit {info['commit']}"
+                for name, info in result["kept"].items()
+            )
+            + ". The builds, the floor and the peer were not run.",
+            "",
+        ]
+    lines += [
         "## Runs",
         "",
         "| run | days loaded | process wall s | Dagster run s | peak RSS MB | outcome |",
@@ -206,6 +263,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"which the models account for {_fmt(sum(m['seconds'] for m in models))} s; the rest is "
             "dbt start-up and parsing, data and unit tests, and recording the events.",
         ]
+    lines += _one_day_runs(result["runs"])
     if result.get("floor") and result.get("floor_ratios"):
         floor = result["floor"]
         lines += [
@@ -235,20 +293,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"## Pandas peer: {_fmt(peer['wall_s'])} s process wall ({stages}), "
             f"peak {_fmt(peer['peak_rss_mb'], 0)} MB",
         ]
-    else:
+    elif not days_only:
         lines += ["", "## Pandas peer: not run at this tier"]
-    lines += [
-        "",
-        f"Code location load (`import pipelines.definitions`, fresh process, median of 3): "
-        f"{_fmt(result.get('code_location_load_s'), 2)} s; the harness's first import "
-        f"(code location, dbt, pandas, sklearn; fills its bytecode cache when empty): "
-        f"{_fmt(result.get('first_load_s'), 2)} s.",
-        "",
-        "## Targets",
-        "",
-        "| target | value | status |",
-        "|---|---:|---|",
-    ]
+    if not days_only:
+        lines += [
+            "",
+            "Code location load (`import pipelines.definitions`, fresh process, median of 3): "
+            f"{_fmt(result.get('code_location_load_s'), 2)} s; the harness's first import "
+            "(code location, dbt, pandas, sklearn; fills its bytecode cache when empty): "
+            f"{_fmt(result.get('first_load_s'), 2)} s.",
+        ]
+    lines += ["", "## Targets", "", "| target | value | status |", "|---|---:|---|"]
     for row in result["targets"]:
         lines.append(f"| {row['target']} | {_fmt(row['value'], 2)} | {row['status']} |")
     return "\n".join(lines) + "\n"

@@ -251,3 +251,79 @@ def test_a_crash_in_native_code_leaves_the_python_stack_in_the_runs_log(tmp_path
     assert died.returncode != 0
     assert "Fatal Python error: Segmentation fault" in died.stderr
     assert "in publish" in died.stderr
+
+
+def test_a_warehouse_kept_before_the_day_is_restored_as_it_was_every_time(
+    tmp_path: Path,
+) -> None:
+    from bench.cli import keep_before_day, kept_dir, restore_before_day
+    from bench.tiers import TIERS
+
+    landing = tmp_path / "landing" / "incoming"
+    landing.mkdir(parents=True)
+    full = tmp_path / "full"
+    (full / "dagster").mkdir(parents=True)
+    (full / "dagster" / "runs.txt").write_text("the full build\n")
+    (full / "incoming").symlink_to(landing, target_is_directory=True)
+    with duckdb.connect(str(full / "warehouse.duckdb")) as con:
+        con.execute("create table orders as select 1 as order_id")
+    day = date(2025, 3, 4)
+
+    keep_before_day(full, day)
+    for _ in range(2):
+        # the day's run changes the warehouse and the Dagster home
+        with duckdb.connect(str(full / "warehouse.duckdb")) as con:
+            con.execute("insert into orders values (2)")
+        (full / "dagster" / "runs.txt").write_text("the full build\nthe day\n")
+
+        restore_before_day(full, day, TIERS["S"])
+
+        with duckdb.connect(str(full / "warehouse.duckdb"), read_only=True) as con:
+            assert con.sql("select order_id from orders").fetchall() == [(1,)]
+        assert (full / "dagster" / "runs.txt").read_text() == "the full build\n"
+        assert (full / "incoming").is_symlink() and (full / "incoming").resolve() == landing
+        assert not (full / "kept.json").exists()
+    assert json.loads((kept_dir(full) / "kept.json").read_text())["day"] == "2025-03-04"
+
+
+def test_restoring_without_a_kept_copy_or_for_another_day_says_what_to_run(
+    tmp_path: Path,
+) -> None:
+    from bench.cli import keep_before_day, restore_before_day
+    from bench.tiers import TIERS
+
+    full = tmp_path / "full"
+    full.mkdir()
+    with pytest.raises(SystemExit, match=r"full\.before_day: no copy .*--tier L --keep-before-day"):
+        restore_before_day(full, date(2025, 3, 4), TIERS["L"])
+
+    keep_before_day(full, date(2025, 3, 4))
+    with pytest.raises(
+        SystemExit, match=r"kept before 2025-03-04, but .* one-day run is 2025-03-05"
+    ):
+        restore_before_day(full, date(2025, 3, 5), TIERS["L"])
+
+
+def test_a_days_only_report_sets_the_two_days_side_by_side() -> None:
+    result = measured_result("L", 700.0, 40.0, 60.0)
+    del result["runs"]["full_build"]
+    result["runs"]["incremental_2y"]["steps"] = [
+        {"step": "warehouse_models", "stage": "transform", "wall_s": 30.0, "peak_rss_mb": 1.0}
+    ]
+    result["runs"]["incremental_1y"]["steps"] = [
+        {"step": "warehouse_models", "stage": "transform", "wall_s": 20.0, "peak_rss_mb": 1.0}
+    ]
+    result |= {"kind": "days_only", "floor": None, "code_location_load_s": None}
+    result["kept"] = {
+        name: {"day": "2025-12-31", "kept_at": "2026-01-01 10:00 UTC", "commit": "abc"}
+        for name in ("incremental_2y", "incremental_1y")
+    }
+    result["targets"] = judge(result)
+
+    table = markdown(result)
+
+    assert table.startswith("# Benchmark tier L: the one-day runs only")
+    assert "| warehouse_models | 30.0 | 20.0 | 1.50x |" in table
+    assert "| whole run (process) | 60.0 | 40.0 | 1.50x |" in table
+    assert "| full build ≤ 15 min (s) | - | not measured |" in table
+    assert "Pandas peer" not in table
