@@ -64,7 +64,13 @@ def build_training_frame(
         .unique()
         .with_columns(pl.lit(False).alias(LABEL))
     )
-    return rows.join(bought, on=list(KEYS), how="left").with_columns(pl.col(LABEL).fill_null(True))
+    # in key order: the training sample and the classifier's own subsamples go by position, and
+    # neither the warehouse nor a join keeps one order from run to run
+    return (
+        rows.join(bought, on=list(KEYS), how="left")
+        .with_columns(pl.col(LABEL).fill_null(True))
+        .sort(KEYS)
+    )
 
 
 def calibration_table(predicted: np.ndarray, observed: np.ndarray, bins: int = 10) -> pl.DataFrame:

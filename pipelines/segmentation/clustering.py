@@ -66,14 +66,19 @@ def wide_category_shares(category_shares: pl.DataFrame) -> pl.DataFrame:
 def clustering_frame(
     features: pl.DataFrame, category_shares: pl.DataFrame | None, feature_names: list[str]
 ) -> pl.DataFrame:
-    """Features joined with the category shares the clustering asks for (0 where no spend)."""
+    """Features joined with the category shares the clustering asks for (0 where no spend).
+
+    In customer order: the fit samples rows by position, and neither the warehouse (a query
+    without `order by`) nor a join keeps one order, so unsorted the same customers were put in 4,
+    5 or 7 groups from one run to the next at tier L (docs/performance.md).
+    """
     frame = features
     wanted = [f for f in feature_names if f.startswith("share_") and f not in features.columns]
     if wanted and category_shares is not None:
         frame = frame.join(wide_category_shares(category_shares), on="customer_key", how="left")
     return frame.with_columns(
         [pl.col(f).fill_null(0.0) if f in frame.columns else pl.lit(0.0).alias(f) for f in wanted]
-    )
+    ).sort("customer_key")
 
 
 class FlooredRobustScaler:

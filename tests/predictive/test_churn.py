@@ -185,6 +185,20 @@ def test_a_long_history_trains_on_a_sample_of_the_configured_size(shop) -> None:
     assert result.validation["roc_auc"] >= 0.75
 
 
+def test_the_same_history_in_another_row_order_trains_the_same_model(shop) -> None:
+    # the warehouse returns rows in no fixed order; a sample taken by position must not care
+    features, orders = shop
+    config = {**DEFAULTS["churn"], "max_training_rows": 2000}
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=3)
+
+    first = fit_churn_model(features, orders, config)
+    second = fit_churn_model(shuffled, orders.sample(fraction=1.0, shuffle=True, seed=4), config)
+
+    assert second.validation == first.validation
+    key = ["customer_key", "as_of_date"]
+    assert second.scores.sort(key).equals(first.scores.sort(key))
+
+
 def test_a_history_shorter_than_the_horizon_scores_nobody_and_says_why(shop) -> None:
     features, orders = shop
     young = features.filter(pl.col("as_of_date") < START + timedelta(days=80))

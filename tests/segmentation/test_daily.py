@@ -129,6 +129,26 @@ def test_a_week_later_the_refit_keeps_ids_and_names(first_day) -> None:
     assert same >= 0.9
 
 
+def test_the_same_customers_in_another_row_order_get_the_same_segments(tmp_path) -> None:
+    # the warehouse returns rows in no fixed order; the fit samples rows by position
+    features = features_on(0)
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=5)
+    runs = [
+        segment_customers(
+            frame,
+            tmp_path / name,
+            segment_config=load_segment_config(),
+            clustering_config=CONFIG,
+            preference_names=PREFERENCES,
+        )
+        for name, frame in (("as_read", features), ("shuffled", shuffled))
+    ]
+
+    assert runs[1].model.k_scores_ == runs[0].model.k_scores_
+    segments = [run.customer_segments.sort("customer_key") for run in runs]
+    assert segments[1].equals(segments[0])
+
+
 def test_a_requested_refit_runs_before_the_model_is_due_and_keeps_ids(tmp_path) -> None:
     first = run(0, tmp_path)
     requested = run(1, tmp_path, force_refit=True)
