@@ -41,7 +41,7 @@ from pipelines.settings import get_paths
 CHUNK_BYTES = int(os.environ.get("INGEST_CHUNK_BYTES", 64 * 1024 * 1024))
 
 
-# Files of one chunk read at once (threads: the readers spend most of their time outside the GIL)
+# Files of one chunk read at once, on threads: unzipping and Polars' parsing release the GIL
 READ_THREADS = min(4, os.cpu_count() or 1)
 
 SAMPLE_ROWS = 10
@@ -138,10 +138,10 @@ def find_files(
 def _read_entity(
     files: Sequence[tuple[date, Path]], mapping: EntityMapping, incoming_dir: Path
 ) -> pl.DataFrame:
-    # Files are read READ_THREADS at a time: unzipping and splitting lines hold one core while
-    # Polars parses another file (a day of web events at tier L: 97 ms one after the other, 73 ms
-    # two at a time on 2 cores; docs/performance.md). `map` keeps the files' order, and the first
-    # file that cannot be read raises, as it would one after the other.
+    # Files are read READ_THREADS at a time: one is unzipped while Polars parses another (a day
+    # of web events at tier L: about 96 ms one after the other, 70 ms two at a time on 2 cores;
+    # docs/performance.md). `map` keeps the files' order, and the first file that cannot be read
+    # raises, as it would one after the other.
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
         read = list(pool.map(lambda item: read_file(item[1], mapping), files))
     frames = [
