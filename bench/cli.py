@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,30 @@ def landed_history(landing: Path) -> list[date]:
     return days
 
 
+@dataclass(frozen=True)
+class Warehouse:
+    """One warehouse a tier builds: its folder, the build and the one-day run on top of it."""
+
+    folder: Path
+    build: str  # run names, as in the results
+    one_day: str
+    built_days: list[date]
+    day: date  # the day after the build, run as the daily schedule runs it
+
+
+def warehouses(work: Path, days: list[date]) -> list[Warehouse]:
+    """The whole history with its next day, and the first year with its next day.
+
+    Both `run_tier` and `run_days_only` take the runs from here, so a kept copy is always
+    restored for the day it was kept before.
+    """
+    half = len(days) // 2
+    return [
+        Warehouse(work / "full", "full_build", "incremental_2y", days[:-1], days[-1]),
+        Warehouse(work / "one_year", "build_1y", "incremental_1y", days[:half], days[half]),
+    ]
+
+
 def what_was_measured(tier: Tier, days: list[date], commit_at_start: str) -> dict[str, Any]:
     """The tier, its days (the last one is the one-day run's), when, where and at which commit."""
     return {
@@ -303,28 +328,27 @@ def run_tier(
     if not (skip_generate and landed_days(landing / "incoming")):
         generate(tier, landing)
     days = landed_history(landing)
-    first, history, extra_day = days[0], days[:-1], days[-1]
-    half = len(days) // 2
+    first, history = days[0], days[:-1]
+    built = warehouses(work, days)
+    full_dir = built[0].folder
 
     commit_at_start = commit()
     runs: dict[str, Any] = {}
-    full_dir = work / "full"
-    year_dir = work / "one_year"
-    for data_dir in (full_dir, year_dir):
+    for warehouse in built:
         # a copy kept from an earlier build would not be this build's
-        shutil.rmtree(kept_dir(data_dir), ignore_errors=True)
-    fresh_data_dir(full_dir, landing)
+        shutil.rmtree(kept_dir(warehouse.folder), ignore_errors=True)
     first_load_s = warm_bytecode_cache(pipeline_env(full_dir, first))
     log(f"first import of the code location and dbt (fills the bytecode cache): {first_load_s} s")
-    runs["full_build"] = pipeline_run("full_build", full_dir, first, history, single_day=False)
-    if keep:
-        keep_before_day(full_dir, extra_day)
-    runs["incremental_2y"] = pipeline_run("incremental_2y", full_dir, first, [extra_day], True)
-    fresh_data_dir(year_dir, landing)
-    runs["build_1y"] = pipeline_run("build_1y", year_dir, first, days[:half], single_day=False)
-    if keep:
-        keep_before_day(year_dir, days[half])
-    runs["incremental_1y"] = pipeline_run("incremental_1y", year_dir, first, [days[half]], True)
+    for warehouse in built:
+        fresh_data_dir(warehouse.folder, landing)
+        runs[warehouse.build] = pipeline_run(
+            warehouse.build, warehouse.folder, first, warehouse.built_days, single_day=False
+        )
+        if keep:
+            keep_before_day(warehouse.folder, warehouse.day)
+        runs[warehouse.one_day] = pipeline_run(
+            warehouse.one_day, warehouse.folder, first, [warehouse.day], single_day=True
+        )
 
     span = [
         "--incoming",
@@ -356,19 +380,16 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
     """Only the two one-day runs, each on its warehouse as it was kept before the day."""
     landing = work / "landing"
     days = landed_history(landing)
-    first, extra_day = days[0], days[-1]
-    half = len(days) // 2
+    built = warehouses(work, days)
     commit_at_start = commit()
-    full_dir, year_dir = work / "full", work / "one_year"
-    first_load_s = warm_bytecode_cache(pipeline_env(full_dir, first))
+    first_load_s = warm_bytecode_cache(pipeline_env(built[0].folder, days[0]))
     runs: dict[str, Any] = {}
     kept: dict[str, dict[str, str]] = {}
-    for name, data_dir, day in (
-        ("incremental_2y", full_dir, extra_day),
-        ("incremental_1y", year_dir, days[half]),
-    ):
-        kept[name] = restore_before_day(data_dir, day, tier)
-        runs[name] = pipeline_run(name, data_dir, first, [day], True)
+    for warehouse in built:
+        kept[warehouse.one_day] = restore_before_day(warehouse.folder, warehouse.day, tier)
+        runs[warehouse.one_day] = pipeline_run(
+            warehouse.one_day, warehouse.folder, days[0], [warehouse.day], single_day=True
+        )
     result: dict[str, Any] = {
         **what_was_measured(tier, days, commit_at_start),
         "kind": "days_only",
