@@ -108,6 +108,42 @@ class FlooredRobustScaler:
         return values * self.scale_ + self.center_
 
 
+class _KeptCdfRandomState(np.random.RandomState):
+    """`np.random.RandomState(seed)` whose weighted draws reuse the cumulative weights.
+
+    scikit-learn 1.9's `MiniBatchKMeans.fit` draws each minibatch with
+    `random_state.choice(n, batch, p=weights)`, passing the same weights every step. numpy checks
+    and sums them up again on each call: a pass over every customer per step, for hundreds of
+    steps, most of a refit's time at a million customers (docs/performance.md). This keeps the
+    cumulative sum of the last weights seen and draws as numpy does
+    (`cdf.searchsorted(random_sample(size), side="right")`), so a fit gives the same centres,
+    number for number. Any other call is numpy's own. The weights must not change between
+    calls; scikit-learn never writes to them.
+    """
+
+    _weights: np.ndarray | None = None
+    _cdf: np.ndarray | None = None
+
+    def choice(self, a, size=None, replace=True, p=None):  # type: ignore[override]
+        if p is None or not replace or size is None or not isinstance(a, int | np.integer):
+            return super().choice(a, size, replace, p)
+        if p is not self._weights:
+            super().choice(a, 0, replace, p)  # numpy's checks of the weights; draws nothing
+            cdf = np.asarray(p, dtype=np.float64).cumsum()
+            cdf /= cdf[-1]
+            self._weights, self._cdf = p, cdf
+        assert self._cdf is not None
+        return self._cdf.searchsorted(self.random_sample(size), side="right")
+
+
+def _fitted(model: KMeans | MiniBatchKMeans, matrix: np.ndarray) -> KMeans | MiniBatchKMeans:
+    """`model.fit(matrix)` with the stream of its integer `random_state` (`_KeptCdfRandomState`),
+    which it keeps: the saved model shows the seed, not a generator."""
+    seed = model.random_state
+    model.set_params(random_state=_KeptCdfRandomState(seed)).fit(matrix)
+    return model.set_params(random_state=seed)
+
+
 class CustomerClusterer:
     """Groups customers on configured features; scikit-learn conventions (fit/predict/transform,
     learned state in attributes ending in `_`). `predict` returns stable public cluster ids."""
@@ -205,11 +241,13 @@ class CustomerClusterer:
 
     def _choose_k(
         self, matrix: np.ndarray, sample: np.ndarray, rng: np.random.Generator
-    ) -> dict[int, dict]:
+    ) -> tuple[dict[int, dict], dict[int, KMeans | MiniBatchKMeans]]:
+        """Silhouette and stability per k, and the model fitted for each k on all rows."""
         n_rows = len(matrix)
         scores: dict[int, dict] = {}
+        models: dict[int, KMeans | MiniBatchKMeans] = {}
         for k in range(self.k_min, min(self.k_max, len(sample) - 1) + 1):
-            model = self._kmeans(k, n_rows, self.random_state).fit(matrix)
+            model = models[k] = _fitted(self._kmeans(k, n_rows, self.random_state), matrix)
             labels = model.predict(matrix[sample])
             if len(set(labels)) < 2:
                 continue
@@ -218,10 +256,10 @@ class CustomerClusterer:
             for b in range(self.stability_bootstraps):
                 size = max(k + 1, int(self.stability_sample_share * len(sample)))
                 subset = rng.choice(sample, size=size, replace=False)
-                refit = self._kmeans(k, size, self.random_state + b + 1).fit(matrix[subset])
+                refit = _fitted(self._kmeans(k, size, self.random_state + b + 1), matrix[subset])
                 agreements.append(adjusted_rand_score(labels, refit.predict(matrix[sample])))
             scores[k] = {"silhouette": silhouette, "stability": float(np.mean(agreements))}
-        return scores
+        return scores, models
 
     def fit(
         self,
@@ -246,6 +284,8 @@ class CustomerClusterer:
         same_features = previous is not None and list(previous.features) == list(self.features)
         self.previous_k_check_: dict[str, Any] | None = None
         model = None
+        # the model `_choose_k` fitted for each k: the same fit the chosen k would make again
+        fitted_by_k: dict[int, KMeans | MiniBatchKMeans] = {}
         if self.n_clusters is not None:
             self.k_scores_ = {}
             k = self.n_clusters
@@ -254,7 +294,7 @@ class CustomerClusterer:
             sample = rng.choice(
                 n_rows, size=min(n_rows, self.silhouette_sample_size), replace=False
             )
-            self.k_scores_ = self._choose_k(matrix, sample, rng)
+            self.k_scores_, fitted_by_k = self._choose_k(matrix, sample, rng)
             k = _best_k(self.k_scores_, self.min_stability_ari, fallback=self.k_min)
             if (
                 same_features
@@ -279,7 +319,9 @@ class CustomerClusterer:
                         tolerance=self.keep_k_within_silhouette,
                     )
         if model is None:
-            model = self._kmeans(k, len(matrix), self.random_state).fit(matrix)
+            model = fitted_by_k.get(k)
+        if model is None:
+            model = _fitted(self._kmeans(k, len(matrix), self.random_state), matrix)
         self.model_ = model
         self.n_clusters_ = k
         internal = self.model_.predict(matrix)
@@ -326,9 +368,10 @@ class CustomerClusterer:
         )
         k = previous.n_clusters_
         model_class = MiniBatchKMeans if len(matrix) > self.minibatch_above_customers else KMeans
-        model = model_class(
-            n_clusters=k, init=centres, n_init=1, random_state=self.random_state
-        ).fit(matrix)
+        model = _fitted(
+            model_class(n_clusters=k, init=centres, n_init=1, random_state=self.random_state),
+            matrix,
+        )
         labels = model.predict(matrix)
         check: dict[str, Any] = {"previous_k": k, "best_k": best, "kept": False}
         if len(set(labels[sample].tolist())) < 2:

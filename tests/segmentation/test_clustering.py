@@ -6,12 +6,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score
 
 from pipelines.refit import RefitDecision, should_refit
 from pipelines.segmentation.assets import model_metadata
 from pipelines.segmentation.clustering import (
     CustomerClusterer,
+    _fitted,
+    _KeptCdfRandomState,
     cluster_labels,
     latest_model_path,
     load_clusterer,
@@ -460,3 +463,42 @@ def test_a_weekly_refit_keeps_k_and_ids_when_the_previous_grouping_still_holds()
     regrouped = two_features().fit(changed, as_of_date=AS_OF + timedelta(days=7), previous=saved)
     assert not regrouped.meta_["previous_k_check"]["kept"]
     assert regrouped.n_clusters_ == 3
+
+
+def test_weighted_draws_with_kept_cumulative_weights_are_numpys_draws() -> None:
+    # MiniBatchKMeans draws every minibatch with the same weights; the kept cumulative sum must
+    # give what numpy draws from the same seed, call after call, and leave other calls alone.
+    weights = np.random.default_rng(0).random(1000)
+    weights /= weights.sum()
+    numpy_state, kept = np.random.RandomState(11), _KeptCdfRandomState(11)
+    for _ in range(5):
+        expected = numpy_state.choice(1000, 64, replace=True, p=weights)
+        assert np.array_equal(kept.choice(1000, 64, replace=True, p=weights), expected)
+        assert kept._weights is weights
+    assert np.array_equal(
+        kept.choice(1000, 8, replace=False), numpy_state.choice(1000, 8, replace=False)
+    )
+    assert kept.choice(1000, p=weights) == numpy_state.choice(1000, p=weights)
+    other = np.full(1000, 1 / 1000)
+    assert np.array_equal(kept.choice(1000, 64, p=other), numpy_state.choice(1000, 64, p=other))
+    with pytest.raises(ValueError, match="probabilities"):
+        _KeptCdfRandomState(11).choice(1000, 64, p=np.full(1000, 0.5))
+
+
+def test_a_minibatch_fit_is_the_one_scikit_learn_makes_from_the_seed(customers) -> None:
+    # Above `minibatch_above_customers` the clusterer fits MiniBatchKMeans; drawing the
+    # minibatches from kept cumulative weights must not change a centre or a label.
+    matrix = make_clusterer().fit(customers).transform(customers)
+    for k in (3, 5):
+        expected = MiniBatchKMeans(n_clusters=k, n_init=2, random_state=4).fit(matrix)
+        model = _fitted(MiniBatchKMeans(n_clusters=k, n_init=2, random_state=4), matrix)
+        assert np.array_equal(model.cluster_centers_, expected.cluster_centers_)
+        assert np.array_equal(model.labels_, expected.labels_)
+        assert model.n_steps_ == expected.n_steps_
+        assert model.random_state == 4  # the saved model keeps its seed, not a generator
+
+    minibatch = make_clusterer(minibatch_above_customers=500).fit(customers)
+    assert isinstance(minibatch.model_, MiniBatchKMeans)
+    assert minibatch.model_.random_state == 0
+    assert minibatch.n_clusters_ == len(GROUPS)
+    assert adjusted_rand_score(customers["truth"].to_numpy(), minibatch.predict(customers)) >= 0.8
