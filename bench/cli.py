@@ -7,7 +7,8 @@ must not grow with history), the floor and the pandas peer on the same files.
 
 `--keep-before-day` also keeps a copy of each warehouse (with its Dagster home and model store)
 as it was before its one-day run; `--days-only` then restores those copies and measures only
-the two one-day runs, a few minutes at tier L instead of half an hour, to work on the daily run.
+the one-day runs, a few minutes at tier L instead of half an hour, to work on the daily run: the
+two ordinary days, and the two-year day again as the weekly refit day.
 """
 
 from __future__ import annotations
@@ -101,19 +102,25 @@ def fresh_data_dir(data_dir: Path, landing: Path) -> None:
 
 
 def pipeline_run(
-    name: str, data_dir: Path, first_day: date, days: list[date], single_day: bool
+    name: str,
+    data_dir: Path,
+    first_day: date,
+    days: list[date],
+    single_day: bool,
+    refit: bool = False,
 ) -> dict[str, Any]:
-    """One measured Dagster run over `days` (a range, or one partition as the schedule runs)."""
+    """One measured Dagster run over `days` (a range, or one partition as the schedule runs;
+    `refit`: that one day as the weekly refit day)."""
     data_dir = data_dir.resolve()  # DAGSTER_HOME must be absolute
     out = data_dir / f"{name}.json"
     # an earlier run's result must not stand in for this one if this run's process fails
     out.unlink(missing_ok=True)
     args = (
-        ["--day", days[0].isoformat()]
+        ["--day", days[0].isoformat(), *(["--refit"] if refit else [])]
         if single_day
         else ["--first", days[0].isoformat(), "--last", days[-1].isoformat()]
     )
-    log(f"{name}: {len(days)} day(s) {days[0]} .. {days[-1]}")
+    log(f"{name}: {len(days)} day(s) {days[0]} .. {days[-1]}{', refitting' if refit else ''}")
     measured = run_measured(
         [PYTHON, "-m", "bench.pipeline_run", *args, "--out", str(out)],
         env=pipeline_env(data_dir, first_day),
@@ -290,6 +297,10 @@ class Warehouse:
     day: date  # the day after the build, run as the daily schedule runs it
 
 
+# the two-year day run again as the weekly refit day (`--days-only`)
+REFIT_DAY = "refit_day_2y"
+
+
 def warehouses(work: Path, days: list[date]) -> list[Warehouse]:
     """The whole history with its next day, and the first year with its next day.
 
@@ -377,7 +388,9 @@ def run_tier(
 
 
 def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
-    """Only the two one-day runs, each on its warehouse as it was kept before the day."""
+    """Only the one-day runs, each on its warehouse as it was kept before the day: the two
+    ordinary days, then the two-year day again as the weekly refit day (every saved model fitted
+    again), which one run in seven is."""
     landing = work / "landing"
     days = landed_history(landing)
     built = warehouses(work, days)
@@ -390,6 +403,11 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         runs[warehouse.one_day] = pipeline_run(
             warehouse.one_day, warehouse.folder, days[0], [warehouse.day], single_day=True
         )
+    two_years = built[0]
+    kept[REFIT_DAY] = restore_before_day(two_years.folder, two_years.day, tier)
+    runs[REFIT_DAY] = pipeline_run(
+        REFIT_DAY, two_years.folder, days[0], [two_years.day], single_day=True, refit=True
+    )
     result: dict[str, Any] = {
         **what_was_measured(tier, days, commit_at_start),
         "kind": "days_only",
@@ -426,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     kept.add_argument(
         "--days-only",
         action="store_true",
-        help="only the two one-day runs, on the copies --keep-before-day kept; "
+        help="only the one-day runs (two years, one year, and the two-year day as the weekly "
+        "refit day), on the copies --keep-before-day kept; "
         "writes <tier>-days.json and .md",
     )
     parser.add_argument("--work-dir", type=Path, default=None)

@@ -2,9 +2,11 @@
 
     python -m bench.pipeline_run --first 2025-01-01 --last 2025-12-31 --out run.json
     python -m bench.pipeline_run --day 2026-01-01 --out run.json
+    python -m bench.pipeline_run --day 2026-01-01 --refit --out run.json
 
 A range is loaded the way `make run` does (one run, partition-range tags); a single day the way
-the daily schedule does (one partition). The environment (SEGMENTS_DATA_DIR, WAREHOUSE_PATH,
+the daily schedule does (one partition); `--refit` makes the day the weekly refit day, when the
+clustering, churn and CLV models are fitted again (`force_refit`, as in the Launchpad). The environment (SEGMENTS_DATA_DIR, WAREHOUSE_PATH,
 DAGSTER_HOME, PIPELINE_START_DATE) is set by the caller. Writes the run id, its outcome and which
 stage each step belongs to.
 """
@@ -31,8 +33,17 @@ STAGE_OF_GROUP = {
 }
 
 
+# the steps that fit a saved model, and refit it with `force_refit` (their run config)
+REFITTING_OPS = ("customer_segments", "candidate__customer_predictions")
+
+
 def stage_of(group: str | None) -> str:
     return STAGE_OF_GROUP.get(group or "", group or "other")
+
+
+def refit_run_config() -> dict:
+    """Run config that refits every saved model today, as the weekly refit day does."""
+    return {"ops": {op: {"config": {"force_refit": True}} for op in REFITTING_OPS}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", help="first day of a partition range (YYYY-MM-DD)")
     parser.add_argument("--last", help="last day of a partition range (YYYY-MM-DD)")
     parser.add_argument("--day", help="one partition (YYYY-MM-DD), as the daily schedule runs")
+    parser.add_argument(
+        "--refit", action="store_true", help="refit the saved models, as the weekly refit day does"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.refit and not args.day:
+        parser.error("--refit refits on one day: give --day")
 
     imported_at = time.time()
     from pipelines.definitions import defs
@@ -54,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             result = job.execute_in_process(
                 instance=instance,
                 partition_key=args.day,
+                run_config=refit_run_config() if args.refit else None,
                 tags={"dagster/from": "make bench"},
                 raise_on_error=False,
             )
