@@ -140,8 +140,11 @@ def _fitted(model: KMeans | MiniBatchKMeans, matrix: np.ndarray) -> KMeans | Min
     """`model.fit(matrix)` with the stream of its integer `random_state` (`_KeptCdfRandomState`),
     which it keeps: the saved model shows the seed, not a generator."""
     seed = model.random_state
-    model.set_params(random_state=_KeptCdfRandomState(seed)).fit(matrix)
-    return model.set_params(random_state=seed)
+    try:
+        model.set_params(random_state=_KeptCdfRandomState(seed)).fit(matrix)
+    finally:
+        model.set_params(random_state=seed)
+    return model
 
 
 class CustomerClusterer:
