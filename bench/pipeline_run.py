@@ -6,9 +6,9 @@
 
 A range is loaded the way `make run` does (one run, partition-range tags); a single day the way
 the daily schedule does (one partition); `--refit` makes the day the weekly refit day, when the
-clustering, churn and CLV models are fitted again (`force_refit`, as in the Launchpad). The environment (SEGMENTS_DATA_DIR, WAREHOUSE_PATH,
-DAGSTER_HOME, PIPELINE_START_DATE) is set by the caller. Writes the run id, its outcome and which
-stage each step belongs to.
+clustering, churn and CLV models are fitted again (`force_refit`, as in the Launchpad). The
+environment (SEGMENTS_DATA_DIR, WAREHOUSE_PATH, DAGSTER_HOME, PIPELINE_START_DATE) is set by the
+caller. Writes the run id, its outcome and which stage each step belongs to.
 """
 
 from __future__ import annotations

@@ -237,20 +237,23 @@ class CustomerClusterer:
 
     # ---------- fitting
 
-    def _kmeans(self, k: int, n_rows: int, seed: int) -> KMeans | MiniBatchKMeans:
-        if n_rows > self.minibatch_above_customers:
-            return MiniBatchKMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
-        return KMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
+    def _fit_kmeans(
+        self, k: int, matrix: np.ndarray, seed: int, **params: Any
+    ) -> KMeans | MiniBatchKMeans:
+        """k-means with k groups fitted on `matrix`: MiniBatchKMeans above
+        `minibatch_above_customers` rows, KMeans below; `params` override the defaults."""
+        model_class = MiniBatchKMeans if len(matrix) > self.minibatch_above_customers else KMeans
+        options: dict[str, Any] = {"n_init": self.n_init, **params}
+        return _fitted(model_class(n_clusters=k, random_state=seed, **options), matrix)
 
     def _choose_k(
         self, matrix: np.ndarray, sample: np.ndarray, rng: np.random.Generator
     ) -> tuple[dict[int, dict], dict[int, KMeans | MiniBatchKMeans]]:
         """Silhouette and stability per k, and the model fitted for each k on all rows."""
-        n_rows = len(matrix)
         scores: dict[int, dict] = {}
         models: dict[int, KMeans | MiniBatchKMeans] = {}
         for k in range(self.k_min, min(self.k_max, len(sample) - 1) + 1):
-            model = models[k] = _fitted(self._kmeans(k, n_rows, self.random_state), matrix)
+            model = models[k] = self._fit_kmeans(k, matrix, self.random_state)
             labels = model.predict(matrix[sample])
             if len(set(labels)) < 2:
                 continue
@@ -259,7 +262,7 @@ class CustomerClusterer:
             for b in range(self.stability_bootstraps):
                 size = max(k + 1, int(self.stability_sample_share * len(sample)))
                 subset = rng.choice(sample, size=size, replace=False)
-                refit = _fitted(self._kmeans(k, size, self.random_state + b + 1), matrix[subset])
+                refit = self._fit_kmeans(k, matrix[subset], self.random_state + b + 1)
                 agreements.append(adjusted_rand_score(labels, refit.predict(matrix[sample])))
             scores[k] = {"silhouette": silhouette, "stability": float(np.mean(agreements))}
         return scores, models
@@ -324,7 +327,7 @@ class CustomerClusterer:
         if model is None:
             model = fitted_by_k.get(k)
         if model is None:
-            model = _fitted(self._kmeans(k, len(matrix), self.random_state), matrix)
+            model = self._fit_kmeans(k, matrix, self.random_state)
         self.model_ = model
         self.n_clusters_ = k
         internal = self.model_.predict(matrix)
@@ -370,11 +373,7 @@ class CustomerClusterer:
             previous.scaler_.inverse_transform(previous.model_.cluster_centers_)
         )
         k = previous.n_clusters_
-        model_class = MiniBatchKMeans if len(matrix) > self.minibatch_above_customers else KMeans
-        model = _fitted(
-            model_class(n_clusters=k, init=centres, n_init=1, random_state=self.random_state),
-            matrix,
-        )
+        model = self._fit_kmeans(k, matrix, self.random_state, init=centres, n_init=1)
         labels = model.predict(matrix)
         check: dict[str, Any] = {"previous_k": k, "best_k": best, "kept": False}
         if len(set(labels[sample].tolist())) < 2:
