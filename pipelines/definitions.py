@@ -11,7 +11,12 @@ from pipelines.predictive import definitions as predictive
 from pipelines.publish import definitions as publish
 from pipelines.quality import definitions as quality
 from pipelines.resources import dbt_resource, duckdb_resource
-from pipelines.schedules import daily_refresh_job, daily_refresh_schedule
+from pipelines.schedules import (
+    daily_refresh_job,
+    daily_refresh_schedule,
+    model_refit_job,
+    model_refit_schedule,
+)
 from pipelines.segmentation import definitions as segmentation
 from pipelines.transform import definitions as transform
 
@@ -23,8 +28,8 @@ defs = dg.Definitions.merge(
     predictive.defs,
     publish.defs,
     dg.Definitions(
-        jobs=[daily_refresh_job],
-        schedules=[daily_refresh_schedule],
+        jobs=[daily_refresh_job, model_refit_job],
+        schedules=[daily_refresh_schedule, model_refit_schedule],
         resources={"duckdb": duckdb_resource(), "dbt": dbt_resource()},
         # Steps run one after another in the run's process: DuckDB takes one writer at a time.
         executor=dg.in_process_executor,

@@ -2,6 +2,11 @@
 
 Each saved model keeps the fingerprint of the settings it was fitted with (`config_hash`) and the
 as-of date it was fitted for; `should_refit` compares them with today's settings and date.
+
+The weekly `model_refit` run fits every model again, outside the daily run. Seven daily runs
+fall between two of its runs, so on the seventh the saved models are exactly `refit_every_days`
+old and their refit is the next morning's: the daily run waits `DAILY_RUN_GRACE_DAYS` for it and
+refits a model itself only when that run has not (it failed, or its schedule is off).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+DAILY_RUN_GRACE_DAYS = 1
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -35,11 +42,13 @@ def should_refit(
     config: dict[str, Any],
     settings: str = "clustering",
     force_refit: bool = False,
+    grace_days: int = 0,
 ) -> RefitDecision:
     """Refit when there is no model, when the settings (`config`, named `settings` in the
-    reason) changed, or when the saved model is `refit_every_days` old; otherwise use the saved
-    model, unless the run asks for a refit (`force_refit`)."""
-    decision = _due(previous_model_meta, as_of_date, config, settings)
+    reason) changed, or when the saved model is `refit_every_days` old (`grace_days` more for the
+    daily run, which leaves a due model to the `model_refit` run that long); otherwise use the
+    saved model, unless the run asks for a refit (`force_refit`)."""
+    decision = _due(previous_model_meta, as_of_date, config, settings, grace_days)
     if force_refit and not decision:
         return RefitDecision(True, f"refit requested; otherwise {decision.reason}")
     return decision
@@ -50,6 +59,7 @@ def _due(
     as_of_date: date,
     config: dict[str, Any],
     settings: str,
+    grace_days: int,
 ) -> RefitDecision:
     if previous_model_meta is None:
         return RefitDecision(True, "no saved model yet")
@@ -59,10 +69,12 @@ def _due(
     age = (as_of_date - fit_date).days
     if age < 0:
         return RefitDecision(True, f"saved model fitted on {fit_date}, after {as_of_date}")
-    if age >= config["refit_every_days"]:
+    every = config["refit_every_days"]
+    if age >= every + grace_days:
+        late = ", and the model_refit run has not refitted it" if grace_days else ""
+        return RefitDecision(True, f"saved model is {age} days old (refit every {every}){late}")
+    if age >= every:
         return RefitDecision(
-            True, f"saved model is {age} days old (refit every {config['refit_every_days']})"
+            False, f"saved model is {age} days old (refit every {every}, by the model_refit run)"
         )
-    return RefitDecision(
-        False, f"saved model is {age} days old (refit every {config['refit_every_days']})"
-    )
+    return RefitDecision(False, f"saved model is {age} days old (refit every {every})")

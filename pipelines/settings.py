@@ -75,6 +75,13 @@ def schedule_timezone() -> str:
     return os.environ.get("PIPELINE_TIMEZONE", "UTC")
 
 
+def model_refit_cron() -> str:
+    """When the `model_refit` run fits the models again (a cron line in PIPELINE_TIMEZONE; default
+    Sunday 05:00, an hour before that morning's daily run). Keep it weekly: the models'
+    `refit_every_days` is 7, and a daily run refits a model the `model_refit` run left a day late."""
+    return os.environ.get("MODEL_REFIT_CRON", "0 5 * * 0")
+
+
 def duckdb_config() -> dict[str, str]:
     """DuckDB settings for the pipeline's own connections to the warehouse (dbt's has its own,
     `DBT_DUCKDB_MEMORY_LIMIT`). `memory_limit` caps what DuckDB holds for a query and makes it

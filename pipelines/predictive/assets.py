@@ -2,9 +2,9 @@
 
 Reads the point-in-time feature history (`marts.customer_features`) and `marts.orders`, calls
 `customer_predictions()` and writes `candidate.customer_predictions`, which publication joins into
-`segments.customer_segments`. The churn model is trained every `churn.refit_every_days` and the CLV
-models are fitted every `clv.refit_every_days`, each saved under `<data>/models/predictive`; the
-runs in between read only the latest as-of date and predict with the saved ones. The models
+`segments.customer_segments`. The churn model (`models/churn_model`) and the CLV models
+(`models/clv_model`) are fitted by the weekly `model_refit` run and saved under
+`<data>/models/predictive`; the daily runs read only the latest as-of date and predict with them. The models
 (scipy, scikit-learn) are imported when the asset runs, so loading the code location stays fast.
 """
 
@@ -24,6 +24,9 @@ from pipelines.settings import get_paths
 
 PREDICTIONS_TABLE = "candidate.customer_predictions"
 MODEL_SUBFOLDER = "predictive"
+MART_DEPS = [dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["marts", "orders"])]
+CHURN_MODEL_KEY = dg.AssetKey(["models", "churn_model"])
+CLV_MODEL_KEY = dg.AssetKey(["models", "clv_model"])
 
 # What the models need of the feature history, and no more: every row of the latest as-of date
 # (each of its customers gets a prediction row) and, when churn is trained, the rows it can learn
@@ -85,6 +88,31 @@ def _counts(customers: pl.DataFrame, column: str) -> pl.DataFrame:
     )
 
 
+def churn_validation_metadata(
+    validation: dict[str, Any], calibration: pl.DataFrame | None, context: Any
+) -> dict[str, Any]:
+    """The churn model's time-based validation as metadata (and a warning when it was skipped)."""
+    metadata: dict[str, Any] = {"churn_horizon_days": validation.get("horizon_days")}
+    for key in ("roc_auc", "pr_auc", "observed_churn_rate"):
+        if key in validation:
+            metadata[f"churn_{key}"] = float(validation[key])
+    for key in (
+        "train_first_as_of_date",
+        "train_last_as_of_date",
+        "validation_as_of_date",
+        "train_rows",
+        "validation_rows",
+    ):
+        if key in validation:
+            metadata[f"churn_{key}"] = validation[key]
+    if "skipped" in validation:
+        metadata["churn_skipped"] = validation["skipped"]
+        context.log.warning(f"Churn risk: {validation['skipped']}")
+    if calibration is not None:
+        metadata["churn_calibration"] = dg.MetadataValue.md(markdown_table(calibration))
+    return metadata
+
+
 def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> dict[str, Any]:
     """What a data engineer checks after a run: size, model parameters, validation, distribution."""
     customers: pl.DataFrame = predictions.customers
@@ -101,24 +129,7 @@ def prediction_metadata(predictions: Any, context: dg.AssetExecutionContext) -> 
     if predictions.clv_skipped:
         metadata["clv_skipped"] = predictions.clv_skipped
         context.log.warning(f"CLV: {predictions.clv_skipped}")
-    metadata["churn_horizon_days"] = validation.get("horizon_days")
-    for key in ("roc_auc", "pr_auc", "observed_churn_rate"):
-        if key in validation:
-            metadata[f"churn_{key}"] = float(validation[key])
-    for key in (
-        "train_first_as_of_date",
-        "train_last_as_of_date",
-        "validation_as_of_date",
-        "train_rows",
-        "validation_rows",
-    ):
-        if key in validation:
-            metadata[f"churn_{key}"] = validation[key]
-    if "skipped" in validation:
-        metadata["churn_skipped"] = validation["skipped"]
-        context.log.warning(f"Churn risk: {validation['skipped']}")
-    if predictions.calibration is not None:
-        metadata["churn_calibration"] = dg.MetadataValue.md(markdown_table(predictions.calibration))
+    metadata |= churn_validation_metadata(validation, predictions.calibration, context)
     metadata["predictive_segments"] = dg.MetadataValue.md(
         markdown_table(_counts(customers, "predictive_segment"))
     )
@@ -141,7 +152,7 @@ class PredictionsConfig(dg.Config):
 
 @dg.asset(
     key=["candidate", "customer_predictions"],
-    deps=[dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["marts", "orders"])],
+    deps=[*MART_DEPS, CHURN_MODEL_KEY, CLV_MODEL_KEY],
     group_name="predictive",
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "scikit-learn"},
@@ -152,10 +163,10 @@ def customer_predictions(
     """One row per customer of the latest as-of date: expected purchases, p_alive, 12-month CLV,
     value tier, churn probability and band, predictive segment.
 
-    The CLV models are fitted on the purchase history every `clv.refit_every_days`, the churn
-    model on the feature history every `churn.refit_every_days` (each sooner when its settings
-    change, churn also when the features lose a column it reads); both are saved under the
-    models folder, and the days in between predict with the saved ones."""
+    Predicts with the models the weekly `model_refit` run saved under the models folder. This
+    run fits one itself when there is none yet, its settings changed, churn also when the
+    features lose a column it reads, or when it is older than `refit_every_days` and the
+    `model_refit` run is a day late."""
     from pipelines.predictive.clv import ModelFitError
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import customer_predictions as predict
@@ -167,7 +178,7 @@ def customer_predictions(
         save_churn_model,
         save_clv_model,
     )
-    from pipelines.refit import RefitDecision, should_refit
+    from pipelines.refit import DAILY_RUN_GRACE_DAYS, RefitDecision, should_refit
 
     settings = load_predictive_config()
     churn_settings = settings["churn"]
@@ -184,12 +195,22 @@ def customer_predictions(
         )
     saved = latest_churn_model(model_folder)
     decision = should_refit(
-        saved[1] if saved else None, latest, churn_settings, "churn", config.force_refit
+        saved[1] if saved else None,
+        latest,
+        churn_settings,
+        "churn",
+        config.force_refit,
+        DAILY_RUN_GRACE_DAYS,
     )
     churn_model = load_churn_model(saved[0]) if saved and not decision else None
     saved_clv = latest_clv_model(model_folder)
     clv_decision = should_refit(
-        saved_clv[1] if saved_clv else None, latest, settings["clv"], "clv", config.force_refit
+        saved_clv[1] if saved_clv else None,
+        latest,
+        settings["clv"],
+        "clv",
+        config.force_refit,
+        DAILY_RUN_GRACE_DAYS,
     )
     clv_model = load_clv_model(saved_clv[0]) if saved_clv and not clv_decision else None
     with duckdb.get_connection() as con:
@@ -250,4 +271,93 @@ def customer_predictions(
         con.sql("create schema if not exists candidate")
         con.register("predictions", customers.to_arrow())
         con.sql(f"create or replace table {PREDICTIONS_TABLE} as select * from predictions")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _latest_as_of(duckdb: DuckDBResource) -> date:
+    with duckdb.get_connection() as con:
+        (latest,) = con.execute(LATEST_SQL).fetchall()[0]
+    if latest is None:
+        raise dg.Failure(
+            description=(
+                "marts.customer_features is empty: no model to fit "
+                "(materialize the transform assets first)"
+            )
+        )
+    return latest
+
+
+@dg.asset(
+    key=CHURN_MODEL_KEY,
+    deps=MART_DEPS,
+    group_name="models",
+    pool=WAREHOUSE_POOL,
+    kinds={"scikit-learn"},
+)
+def trained_churn_model(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """The churn model, trained again on the labelled feature history (a bounded, fixed sample
+    of it, `churn.max_training_rows`), validated on its latest labelled as-of date and saved
+    under the models folder: the weekly `model_refit` run. The daily run scores with it."""
+    from pipelines.predictive.churn import train_churn_model
+    from pipelines.predictive.config import load_predictive_config
+    from pipelines.predictive.store import save_churn_model
+
+    settings = load_predictive_config()["churn"]
+    latest = _latest_as_of(duckdb)
+    with duckdb.get_connection() as con:
+        features, orders = read_model_inputs(con, latest, settings, training=True)
+    model = train_churn_model(features, orders, settings)
+    metadata: dict[str, Any] = {
+        "as_of_date": str(latest),
+        "feature_rows_read": features.height,
+        **churn_validation_metadata(model.validation, model.calibration, context),
+    }
+    if model.classifier is None:
+        metadata["churn_model"] = "not trained; the saved model, if any, stays in use"
+    else:
+        path = save_churn_model(model, get_paths().models / MODEL_SUBFOLDER, settings)
+        metadata["churn_model"] = f"trained as of {latest} from {features.height} feature rows read"
+        metadata["churn_model_path"] = dg.MetadataValue.path(str(path))
+    context.log.info(metadata["churn_model"])
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=CLV_MODEL_KEY,
+    deps=MART_DEPS,
+    group_name="models",
+    pool=WAREHOUSE_POOL,
+    kinds={"scipy"},
+)
+def fitted_clv_model(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """The CLV models (BG/NBD purchases and dropout, Gamma-Gamma spend), fitted again on every
+    purchase before the latest as-of date and saved under the models folder: the weekly
+    `model_refit` run. The daily run predicts each day's purchase summary with them."""
+    from pipelines.predictive.clv import ModelFitError
+    from pipelines.predictive.config import load_predictive_config
+    from pipelines.predictive.predict import fit_clv_model
+    from pipelines.predictive.store import save_clv_model
+
+    settings = load_predictive_config()["clv"]
+    latest = _latest_as_of(duckdb)
+    with duckdb.get_connection() as con:
+        orders = con.sql(ORDERS_SQL).pl()
+    try:
+        model, note = fit_clv_model(orders, latest, settings)
+    except ModelFitError as error:
+        raise dg.Failure(
+            description=f"CLV model not saved: {error}", metadata={"as_of_date": str(latest)}
+        ) from error
+    metadata: dict[str, Any] = {"as_of_date": str(latest), "clv_model": note}
+    if model is None:
+        metadata["clv_model"] = f"{note}; the saved model, if any, stays in use"
+        context.log.warning(f"CLV: {note}")
+    else:
+        path = save_clv_model(model, get_paths().models / MODEL_SUBFOLDER, settings)
+        metadata |= {name: float(value) for name, value in model.parameters.items()}
+        metadata["clv_model_path"] = dg.MetadataValue.path(str(path))
     return dg.MaterializeResult(metadata=metadata)

@@ -7,13 +7,16 @@ This is what the predictive asset writes to `candidate.customer_predictions` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import polars as pl
 
 from pipelines.predictive.churn import ChurnModel, train_churn_model
 from pipelines.predictive.clv import (
+    BetaGeoModel,
     ClvModel,
+    GammaGammaModel,
     clv_from_summary,
     purchase_summary,
     repeat_customers,
@@ -70,28 +73,18 @@ def customer_predictions(
     """
     as_of_date = features_history["as_of_date"].max()
     clv_config = config["clv"]
-    orders_before = orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date)
-    summary = purchase_summary(orders_before, as_of_date)
-    repeaters = repeat_customers(summary).height
-    clv_skipped = None
-    if clv_model is None and repeaters < clv_config["min_repeat_customers"]:
-        # A young shop: too few repeat customers to estimate spend and dropout, so no CLV yet.
-        clv_skipped = (
-            f"not fitted: {repeaters} customers with a repeat purchase before {as_of_date}, "
-            f"at least {clv_config['min_repeat_customers']} needed (clv.min_repeat_customers)"
-        )
+    summary = _summary_before(orders, as_of_date)
+    clv_skipped = (
+        None if clv_model is not None else _too_few_repeaters(summary, as_of_date, clv_config)
+    )
+    if clv_skipped:
         clv = summary.select("customer_key", "first_purchase").with_columns(
             pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
         )
         clv = clv.with_columns(value_tier=pl.lit(None, pl.String))
     else:
-        clv, bgnbd, gamma_gamma = clv_from_summary(
-            summary,
-            months=clv_config["horizon_months"],
-            monthly_discount_rate=clv_config["monthly_discount_rate"],
-            tiers=clv_config["value_tiers"],
-            rest_label=clv_config["rest_label"],
-            fitted=(clv_model.bgnbd, clv_model.gamma_gamma) if clv_model else None,
+        clv, bgnbd, gamma_gamma = _clv(
+            summary, clv_config, (clv_model.bgnbd, clv_model.gamma_gamma) if clv_model else None
         )
         clv_model = clv_model or ClvModel(bgnbd, gamma_gamma, as_of_date)
     if churn_model is None:
@@ -113,4 +106,58 @@ def customer_predictions(
         clv_skipped,
         churn_model,
         clv_model,
+    )
+
+
+def fit_clv_model(
+    orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]
+) -> tuple[ClvModel | None, str]:
+    """The CLV models fitted on the purchases before `as_of_date` (the `model_refit` run's work),
+    and what they were fitted on; (None, why) for a shop with too few repeat customers yet. The
+    fit predicts its own summary first: one whose CLV is not finite raises `ModelFitError`."""
+    summary = _summary_before(orders, as_of_date)
+    skipped = _too_few_repeaters(summary, as_of_date, clv_config)
+    if skipped:
+        return None, skipped
+    _, bgnbd, gamma_gamma = _clv(summary, clv_config, None)
+    repeaters = repeat_customers(summary).height
+    return ClvModel(bgnbd, gamma_gamma, as_of_date), (
+        f"fitted on {summary.height} customers' purchases before {as_of_date}, "
+        f"{repeaters} of them repeat customers"
+    )
+
+
+def _summary_before(orders: pl.DataFrame, as_of_date: date) -> pl.DataFrame:
+    return purchase_summary(
+        orders.filter(pl.col("order_date").cast(pl.Date) < as_of_date), as_of_date
+    )
+
+
+def _too_few_repeaters(
+    summary: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]
+) -> str | None:
+    """Why no CLV model is fitted, or None: a young shop has too few repeat customers to
+    estimate spend and dropout, so no CLV yet."""
+    repeaters = repeat_customers(summary).height
+    if repeaters >= clv_config["min_repeat_customers"]:
+        return None
+    return (
+        f"not fitted: {repeaters} customers with a repeat purchase before {as_of_date}, "
+        f"at least {clv_config['min_repeat_customers']} needed (clv.min_repeat_customers)"
+    )
+
+
+def _clv(
+    summary: pl.DataFrame,
+    clv_config: dict[str, Any],
+    fitted: tuple[BetaGeoModel, GammaGammaModel] | None,
+) -> tuple[pl.DataFrame, BetaGeoModel, GammaGammaModel]:
+    """`clv_from_summary` with the `clv` settings: fitted on `summary`, or with `fitted`."""
+    return clv_from_summary(
+        summary,
+        months=clv_config["horizon_months"],
+        monthly_discount_rate=clv_config["monthly_discount_rate"],
+        tiers=clv_config["value_tiers"],
+        rest_label=clv_config["rest_label"],
+        fitted=fitted,
     )

@@ -1,5 +1,7 @@
 """Segmentation assets: the latest customer features become `candidate.customer_segments` and
-`candidate.segment_profiles` (docs/data-model.md), checked by the quality gates before publication.
+`candidate.segment_profiles` (docs/data-model.md), checked by the quality gates before publication;
+and the clustering model they assign with, `models/customer_clusterer`, fitted again by the weekly
+`model_refit` run.
 
 The work is `pipelines.segmentation.daily.segment_customers`; this module only reads what it needs
 from the marts, calls it with the model folder under the data directory, writes the two candidate
@@ -17,16 +19,18 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
+from pipelines.refit import DAILY_RUN_GRACE_DAYS, RefitDecision
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
 SEGMENTS_KEY = dg.AssetKey(["candidate", "customer_segments"])
 PROFILES_KEY = dg.AssetKey(["candidate", "segment_profiles"])
-MART_DEPS = [
+CLUSTERER_KEY = dg.AssetKey(["models", "customer_clusterer"])
+CLUSTERING_DEPS = [
     dg.AssetKey(["marts", "customer_features"]),
     dg.AssetKey(["marts", "customer_category_spend"]),
-    dg.AssetKey(["marts", "customers"]),
 ]
+MART_DEPS = [*CLUSTERING_DEPS, dg.AssetKey(["marts", "customers"])]
 MODEL_SUBFOLDER = "segmentation"
 
 LATEST_FEATURES = """
@@ -57,10 +61,11 @@ class EmptyFeaturesError(RuntimeError):
 
 
 def read_segmentation_inputs(
-    duckdb: DuckDBResource,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    duckdb: DuckDBResource, with_customers: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """The latest as-of date of the features, that date's category shares, the customers'
-    age, gender and location (for the spread per cluster), over one short-lived connection."""
+    age, gender and location (for the spread per cluster; not `with_customers`, None), over one
+    short-lived connection."""
     with duckdb.get_connection() as con:
         features = con.sql(LATEST_FEATURES).pl()
         if features.is_empty():
@@ -70,7 +75,7 @@ def read_segmentation_inputs(
             )
         as_of = features["as_of_date"].max()
         shares = con.sql(CATEGORY_SHARES, params={"as_of": as_of}).pl()
-        customers = con.sql(CUSTOMER_ATTRIBUTES).pl()
+        customers = con.sql(CUSTOMER_ATTRIBUTES).pl() if with_customers else None
     return features, shares, customers
 
 
@@ -139,13 +144,12 @@ def spread_markdown(spread: pl.DataFrame | None, cluster_names: dict[int, str]) 
     return markdown_table(top, max_rows=80)
 
 
-def model_metadata(run: Any) -> dict[str, Any]:
+def model_metadata(refit: RefitDecision, model: Any, model_path: Any) -> dict[str, Any]:
     """What a person wants to know about the clustering model of this run."""
     metadata: dict[str, Any] = {
-        "refit": run.refit.refit,
-        "refit_reason": run.refit.reason,
+        "refit": refit.refit,
+        "refit_reason": refit.reason,
     }
-    model = run.model
     if model is None:
         metadata["model"] = "none: too few customers with orders to group"
         return metadata
@@ -153,7 +157,7 @@ def model_metadata(run: Any) -> dict[str, Any]:
     scores = getattr(model, "k_scores_", {}) or {}
     metadata |= {
         "model_version": model.meta_["model_version"],
-        "model_path": dg.MetadataValue.path(str(run.model_path)),
+        "model_path": dg.MetadataValue.path(str(model_path)),
         "model_fit_date": model.meta_["fit_date"],
         "clusters_k": k,
         "rule_accuracy": round(float(model.rule_accuracy_), 4),
@@ -189,7 +193,7 @@ def model_metadata(run: Any) -> dict[str, Any]:
     specs=[
         dg.AssetSpec(
             SEGMENTS_KEY,
-            deps=MART_DEPS,
+            deps=[*MART_DEPS, CLUSTERER_KEY],
             group_name="segments",
             description="One row per customer of the latest as-of date: RFM scores and segment, "
             "frequency tier, lifecycle stage, web behaviour, category preference, ML cluster.",
@@ -211,7 +215,8 @@ def customer_segments(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, config: SegmentationConfig
 ) -> Iterator[dg.MaterializeResult]:
     """Segment every customer of the latest features: rules, and clusters with the saved model
-    (refitted when it is due, the settings changed or there is none yet)."""
+    (refitted here when there is none yet, the settings changed, or the weekly `model_refit`
+    run is a day late)."""
     from pipelines.segmentation.daily import segment_customers
 
     features, shares, customers = read_segmentation_inputs(duckdb)
@@ -222,6 +227,7 @@ def customer_segments(
         category_shares=shares,
         customers=customers,
         force_refit=config.force_refit,
+        grace_days=DAILY_RUN_GRACE_DAYS,
     )
     segments, profiles = run.customer_segments, run.segment_profiles
     write_candidates(duckdb, segments, profiles)
@@ -242,7 +248,7 @@ def customer_segments(
             "sensitive_attributes_per_cluster": dg.MetadataValue.md(
                 spread_markdown(run.sensitive_spread, cluster_names)
             ),
-            **model_metadata(run),
+            **model_metadata(run.refit, run.model, run.model_path),
         },
     )
     yield dg.MaterializeResult(
@@ -253,3 +259,37 @@ def customer_segments(
             "segment_types": profiles["segment_type"].n_unique(),
         },
     )
+
+
+@dg.asset(
+    key=CLUSTERER_KEY,
+    deps=CLUSTERING_DEPS,
+    group_name="models",
+    pool=WAREHOUSE_POOL,
+    kinds={"scikit-learn"},
+)
+def fitted_customer_clusterer(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """The clustering model, fitted again on the buyers of the latest features and saved under
+    the models folder (the weekly `model_refit` run). Its clusters are matched to the saved
+    model's, so ids and names persist where the groups barely moved; the daily run assigns every
+    customer with the newest saved model."""
+    from pipelines.segmentation.daily import refit_clusterer
+
+    features, shares, _ = read_segmentation_inputs(duckdb, with_customers=False)
+    refit = refit_clusterer(features, get_paths().models / MODEL_SUBFOLDER, category_shares=shares)
+    context.log.info(
+        f"Clustering model for {refit.customers} customers with orders: {refit.reason}"
+    )
+    metadata = {
+        "as_of_date": str(features["as_of_date"].max()),
+        "customers_fitted_on": refit.customers,
+        **model_metadata(
+            RefitDecision(refit.model is not None, refit.reason), refit.model, refit.model_path
+        ),
+    }
+    if refit.model is not None:
+        clusters = refit.model.profiles().select("cluster_id", "cluster_name", "customers", "share")
+        metadata["clusters"] = dg.MetadataValue.md(markdown_table(clusters, max_rows=20))
+    return dg.MaterializeResult(metadata=metadata)

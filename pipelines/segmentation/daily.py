@@ -51,6 +51,9 @@ PROFILE_COLUMNS = (
     "feature_means",
 )
 
+# customers with at least one order: the clustering groups them, the others get their own label
+BOUGHT = pl.col("recency_days").is_not_null()
+
 
 @dataclass
 class SegmentationRun:
@@ -73,6 +76,7 @@ def segment_customers(
     clustering_config: dict[str, Any] | None = None,
     preference_names: dict[str, str] | None = None,
     force_refit: bool = False,
+    grace_days: int = 0,
 ) -> SegmentationRun:
     """Segments every customer of the latest as-of date in `features`.
 
@@ -80,22 +84,19 @@ def segment_customers(
     so, matched to the previous model so ids and names persist; otherwise the saved model
     assigns everyone, new customers included. `customers` (`customer_key` with `birth_year,
     gender, city, country`) gives the sensitive-attribute spread per cluster. `force_refit`
-    refits today whatever the saved model's age (still matched to the saved model).
+    refits today whatever the saved model's age (still matched to the saved model); the daily
+    run passes `grace_days` (see `pipelines.refit`).
     """
     segment_config = segment_config if segment_config is not None else load_segment_config()
     clustering_config = (
         clustering_config if clustering_config is not None else load_clustering_config()
     )
     names = preference_names if preference_names is not None else load_preference_names()
-    as_of = features["as_of_date"].max()
-    day = features.filter(pl.col("as_of_date") == as_of)
-    if category_shares is not None and "as_of_date" in category_shares.columns:
-        category_shares = category_shares.filter(pl.col("as_of_date") == as_of)
+    as_of, day, category_shares = _latest_day(features, category_shares)
     rules = rule_based_segments(day, category_shares, segment_config, names)
 
     frame = clustering_frame(day, category_shares, clustering_config["features"])
-    bought = pl.col("recency_days").is_not_null()
-    buyers = frame.filter(bought)
+    buyers = frame.filter(BOUGHT)
     no_purchase = segment_config["no_purchase_label"]
     previous_path = latest_model_path(model_folder)
     previous = load_clusterer(previous_path) if previous_path is not None else None
@@ -104,10 +105,11 @@ def segment_customers(
         as_of,
         clustering_config,
         force_refit=force_refit,
+        grace_days=grace_days,
     )
     model, model_path = previous, previous_path
     if buyers.height <= clustering_config["k_min"]:
-        decision = RefitDecision(False, f"only {buyers.height} customers with orders: not grouped")
+        decision = RefitDecision(False, _too_few(buyers))
         clusters = buyers.select(
             "customer_key",
             pl.lit(0, pl.Int32).alias("cluster_id"),
@@ -116,11 +118,11 @@ def segment_customers(
         model, model_path = None, None
     else:
         if decision.refit:
-            model = CustomerClusterer.from_config(clustering_config, names)
-            model.fit(buyers, as_of_date=as_of, previous=previous)
-            model_path = model.save(model_folder)
+            model, model_path = _fit_and_save(
+                buyers, as_of, clustering_config, names, previous, model_folder
+            )
         clusters = model.assign(buyers)
-    others = frame.filter(~bought).select(
+    others = frame.filter(~BOUGHT).select(
         "customer_key",
         pl.lit(-1, pl.Int32).alias("cluster_id"),
         pl.lit(no_purchase).alias("cluster_name"),
@@ -135,6 +137,72 @@ def segment_customers(
         )
     profiles = segment_profiles(segments, model, segment_config, names)
     return SegmentationRun(segments, profiles, spread, model, model_path, decision)
+
+
+@dataclass
+class ClustererRefit:
+    """What the weekly refit of the clustering model made: the saved model and its path, or no
+    model and why (too few customers with orders to group)."""
+
+    model: CustomerClusterer | None
+    model_path: Path | None
+    reason: str
+    customers: int
+
+
+def refit_clusterer(
+    features: pl.DataFrame,
+    model_folder: Path | str,
+    category_shares: pl.DataFrame | None = None,
+    clustering_config: dict[str, Any] | None = None,
+    preference_names: dict[str, str] | None = None,
+) -> ClustererRefit:
+    """Fit the clustering model on the buyers of the latest as-of date in `features` and save it
+    under `model_folder`, matched to the saved model so ids and names persist where the groups
+    barely moved: the `model_refit` run's work. The daily run then assigns with it."""
+    clustering_config = (
+        clustering_config if clustering_config is not None else load_clustering_config()
+    )
+    names = preference_names if preference_names is not None else load_preference_names()
+    as_of, day, category_shares = _latest_day(features, category_shares)
+    buyers = clustering_frame(day, category_shares, clustering_config["features"]).filter(BOUGHT)
+    if buyers.height <= clustering_config["k_min"]:
+        return ClustererRefit(None, None, _too_few(buyers), buyers.height)
+    previous_path = latest_model_path(model_folder)
+    previous = load_clusterer(previous_path) if previous_path is not None else None
+    model, path = _fit_and_save(buyers, as_of, clustering_config, names, previous, model_folder)
+    reason = "refitted on the latest features" + (
+        f", matched to {previous.meta_['model_version']}" if previous else ", no saved model yet"
+    )
+    return ClustererRefit(model, path, reason, buyers.height)
+
+
+def _latest_day(
+    features: pl.DataFrame, category_shares: pl.DataFrame | None
+) -> tuple[Any, pl.DataFrame, pl.DataFrame | None]:
+    """The latest as-of date of `features`, its rows and its category shares."""
+    as_of = features["as_of_date"].max()
+    day = features.filter(pl.col("as_of_date") == as_of)
+    if category_shares is not None and "as_of_date" in category_shares.columns:
+        category_shares = category_shares.filter(pl.col("as_of_date") == as_of)
+    return as_of, day, category_shares
+
+
+def _too_few(buyers: pl.DataFrame) -> str:
+    return f"only {buyers.height} customers with orders: not grouped"
+
+
+def _fit_and_save(
+    buyers: pl.DataFrame,
+    as_of: Any,
+    clustering_config: dict[str, Any],
+    names: dict[str, str],
+    previous: CustomerClusterer | None,
+    model_folder: Path | str,
+) -> tuple[CustomerClusterer, Path]:
+    model = CustomerClusterer.from_config(clustering_config, names)
+    model.fit(buyers, as_of_date=as_of, previous=previous)
+    return model, model.save(model_folder)
 
 
 def _rfm_rule(recency: frozenset[int], frequency: frozenset[int]) -> str:

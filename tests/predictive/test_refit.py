@@ -13,10 +13,14 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from pipelines.predictive.assets import (
+    CHURN_MODEL_KEY,
+    CLV_MODEL_KEY,
     MODEL_SUBFOLDER,
     PREDICTIONS_TABLE,
     PredictionsConfig,
     customer_predictions,
+    fitted_clv_model,
+    trained_churn_model,
 )
 from pipelines.predictive.clv import clv_from_summary, purchase_summary
 from pipelines.predictive.store import (
@@ -92,11 +96,20 @@ def test_the_churn_model_is_trained_weekly_and_scores_the_days_between(
     assert scored.height == expected.height > 0
     assert (scored["churn_probability"] == scored["churn_probability_saved"]).all()
 
-    # A week after the training day the model is due again.
+    # A week after the training day the model is due, and its refit is the weekly model_refit
+    # run's; a day later, with no such run, the daily run trains it itself.
     week_on = _next_day(features, 7)
     third, _ = _run(write_marts(warehouse, week_on, orders))
-    assert third["churn_model"] == "trained on this run: saved model is 7 days old (refit every 7)"
-    assert third["churn_model_trained_as_of"] == str(week_on["as_of_date"].max())
+    assert third["churn_model"] == (
+        "saved model used: saved model is 7 days old (refit every 7, by the model_refit run)"
+    )
+    eight_days_on = _next_day(features, 8)
+    fourth, _ = _run(write_marts(warehouse, eight_days_on, orders))
+    assert fourth["churn_model"] == (
+        "trained on this run: saved model is 8 days old (refit every 7), "
+        "and the model_refit run has not refitted it"
+    )
+    assert fourth["churn_model_trained_as_of"] == str(eight_days_on["as_of_date"].max())
     assert len(list(folder.glob(f"{PREFIX}*.joblib"))) == 2
 
 
@@ -166,13 +179,66 @@ def test_clv_is_fitted_weekly_and_the_days_between_predict_with_the_saved_fit(
     stale = compared.join(first_predictions, on="customer_key", suffix="_first")
     assert (stale["p_alive"] != stale["p_alive_first"]).any(), "not the first day's predictions"
 
-    # A week after the fit day the models are due again; a forced refit fits them any day.
-    week_on = _next_day(features, 7)
+    # Eight days after the fit day, with no model_refit run in between, the daily run fits them;
+    # a forced refit fits them any day.
+    week_on = _next_day(features, 8)
     third, _ = _run(write_marts(warehouse, week_on, orders))
-    assert third["clv_model"] == "fitted on this run: saved model is 7 days old (refit every 7)"
+    assert third["clv_model"] == (
+        "fitted on this run: saved model is 8 days old (refit every 7), "
+        "and the model_refit run has not refitted it"
+    )
     assert third["clv_model_fitted_as_of"] == str(week_on["as_of_date"].max())
     forced, _ = _run(warehouse, force_refit=True)
     assert forced["clv_model"] == (
         "fitted on this run: refit requested; otherwise saved model is 0 days old (refit every 7)"
     )
     assert len(list(folder.glob(f"{CLV_PREFIX}*.joblib"))) == 3
+
+
+def test_the_model_refit_run_fits_both_models_and_the_daily_run_predicts_with_them(
+    history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    features, orders = history
+    warehouse = write_marts(tmp_path / "warehouse.duckdb", features, orders)
+    folder = get_paths().models / MODEL_SUBFOLDER
+    as_of = str(features["as_of_date"].max())
+
+    refit = dg.materialize(
+        [trained_churn_model, fitted_clv_model],
+        resources={"duckdb": DuckDBResource(database=str(warehouse))},
+    )
+    churn, clv = (
+        {
+            k: getattr(v, "value", v)
+            for k, v in refit.asset_materializations_for_node(node)[0].metadata.items()
+        }
+        for node in ("models__churn_model", "models__clv_model")
+    )
+    churn_saved, clv_saved = latest_churn_model(folder), latest_clv_model(folder)
+    assert Path(churn["churn_model_path"]) == churn_saved[0]
+    assert churn_saved[1]["fit_date"] == as_of and churn["as_of_date"] == as_of
+    assert (
+        churn["churn_model"]
+        == f"trained as of {as_of} from {churn['feature_rows_read']} feature rows read"
+    )
+    assert 0.5 < churn["churn_roc_auc"] <= 1, "validated on the latest labelled as-of date"
+    assert Path(clv["clv_model_path"]) == clv_saved[0] and clv_saved[1]["fit_date"] == as_of
+    assert clv_saved[1]["parameters"]["bgnbd_alpha"] == clv["bgnbd_alpha"]
+    assert clv["clv_model"].startswith("fitted on ") and f"before {as_of}" in clv["clv_model"]
+    assert {e.asset_key for e in refit.get_asset_materialization_events()} == {
+        CHURN_MODEL_KEY,
+        CLV_MODEL_KEY,
+    }
+
+    # The daily run of the same day predicts with both; it fits nothing and saves nothing.
+    daily, predictions = _run(warehouse)
+    assert daily["churn_model"] == "saved model used: saved model is 0 days old (refit every 7)"
+    assert daily["clv_model"] == "saved model used: saved model is 0 days old (refit every 7)"
+    assert daily["churn_model_path"] == churn["churn_model_path"]
+    assert daily["clv_model_path"] == clv["clv_model_path"]
+    assert (
+        daily["feature_rows_read"]
+        == features.filter(pl.col("as_of_date") == features["as_of_date"].max()).height
+    )
+    assert len(list(folder.glob("*.joblib"))) == 2
+    assert predictions["churn_probability"].is_not_null().sum() > 0

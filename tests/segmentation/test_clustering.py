@@ -314,6 +314,33 @@ def test_should_refit_weekly_and_when_settings_change(fitted) -> None:
     )
 
 
+def test_the_daily_run_leaves_a_due_model_to_the_weekly_refit_for_a_day(fitted) -> None:
+    """Seven daily runs fall between two model_refit runs: on the seventh the model is due and the
+    refit comes the next morning, so the daily run (grace 1 day) refits only a day after that."""
+    from pipelines.refit import DAILY_RUN_GRACE_DAYS, config_hash
+
+    config = {**CLUSTERING_DEFAULTS, "refit_every_days": 7}
+    meta = {**fitted.meta_, "config_hash": config_hash(config)}
+
+    def daily(days: int, settings: dict = config) -> RefitDecision:
+        return should_refit(
+            meta, AS_OF + timedelta(days=days), settings, grace_days=DAILY_RUN_GRACE_DAYS
+        )
+
+    assert DAILY_RUN_GRACE_DAYS == 1
+    assert daily(6) == RefitDecision(False, "saved model is 6 days old (refit every 7)")
+    assert daily(7) == RefitDecision(
+        False, "saved model is 7 days old (refit every 7, by the model_refit run)"
+    )
+    assert daily(8) == RefitDecision(
+        True,
+        "saved model is 8 days old (refit every 7), and the model_refit run has not refitted it",
+    )
+    # changed settings or no model at all are never left to the weekly run
+    assert daily(1, {**config, "k_max": 8}).refit
+    assert should_refit(None, AS_OF, config, grace_days=DAILY_RUN_GRACE_DAYS).refit
+
+
 def test_k_is_the_best_separated_among_the_stable_choices() -> None:
     from pipelines.segmentation.clustering import _best_k
 
