@@ -3,12 +3,13 @@
 Every measured piece runs in its own subprocess so its memory is measured alone: the full build
 (one Dagster run over the whole history, as `make run` does), the one-day incremental run on top
 of it, a second warehouse built over the first year with its own one-day run (the incremental run
-must not grow with history), the floor and the pandas peer on the same files.
+must not grow with history), the weekly `model_refit` run after the two-year day, the floor and
+the pandas peer on the same files.
 
 `--keep-before-day` also keeps a copy of each warehouse (with its Dagster home and model store)
 as it was before its one-day run; `--days-only` then restores those copies and measures only
-the one-day runs, a few minutes at tier L instead of half an hour, to work on the daily run: the
-two ordinary days, and the two-year day again as the weekly refit day.
+the one-day runs (and the `model_refit` run after the two-year day), a few minutes at tier L
+instead of half an hour, to work on the daily run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.landing import landed_days
 from bench.measure import run_measured
-from bench.report import MB, floor_ratios, judge, markdown
+from bench.report import MB, MODEL_REFIT, floor_ratios, judge, markdown
 from bench.steps import model_durations, run_windows, step_rows
 from bench.tiers import SEED, TIERS, Tier
 
@@ -107,20 +108,24 @@ def pipeline_run(
     first_day: date,
     days: list[date],
     single_day: bool,
-    refit: bool = False,
+    model_refit: bool = False,
 ) -> dict[str, Any]:
-    """One measured Dagster run over `days` (a range, or one partition as the schedule runs;
-    `refit`: that one day as the weekly refit day)."""
+    """One measured Dagster run over `days` (a range, or one partition as the schedule runs);
+    `model_refit`: the weekly `model_refit` run instead, after the one day in `days`."""
     data_dir = data_dir.resolve()  # DAGSTER_HOME must be absolute
     out = data_dir / f"{name}.json"
     # an earlier run's result must not stand in for this one if this run's process fails
     out.unlink(missing_ok=True)
-    args = (
-        ["--day", days[0].isoformat(), *(["--refit"] if refit else [])]
-        if single_day
-        else ["--first", days[0].isoformat(), "--last", days[-1].isoformat()]
-    )
-    log(f"{name}: {len(days)} day(s) {days[0]} .. {days[-1]}{', refitting' if refit else ''}")
+    if model_refit:
+        args = ["--job", "model_refit"]
+        log(f"{name}: the model_refit run, after {days[-1]}")
+    else:
+        args = (
+            ["--day", days[0].isoformat()]
+            if single_day
+            else ["--first", days[0].isoformat(), "--last", days[-1].isoformat()]
+        )
+        log(f"{name}: {len(days)} day(s) {days[0]} .. {days[-1]}")
     measured = run_measured(
         [PYTHON, "-m", "bench.pipeline_run", *args, "--out", str(out)],
         env=pipeline_env(data_dir, first_day),
@@ -135,7 +140,8 @@ def pipeline_run(
     outcome = json.loads(out.read_text())
     windows, run_start, run_end = run_windows(data_dir / "dagster", outcome["run_id"])
     summary = {
-        "days": len(days),
+        "job": "model_refit" if model_refit else "daily_refresh",
+        "days": 0 if model_refit else len(days),
         "first": days[0].isoformat(),
         "last": days[-1].isoformat(),
         "run_id": outcome["run_id"],
@@ -297,10 +303,6 @@ class Warehouse:
     day: date  # the day after the build, run as the daily schedule runs it
 
 
-# the two-year day run again as the weekly refit day (`--days-only`)
-REFIT_DAY = "refit_day_2y"
-
-
 def warehouses(work: Path, days: list[date]) -> list[Warehouse]:
     """The whole history with its next day, and the first year with its next day.
 
@@ -312,6 +314,14 @@ def warehouses(work: Path, days: list[date]) -> list[Warehouse]:
         Warehouse(work / "full", "full_build", "incremental_2y", days[:-1], days[-1]),
         Warehouse(work / "one_year", "build_1y", "incremental_1y", days[:half], days[half]),
     ]
+
+
+def model_refit_run(two_years: Warehouse, first_day: date) -> dict[str, Any]:
+    """The weekly `model_refit` run on the two-year warehouse after its one-day run: the three
+    models fitted again, as its schedule does the morning after a daily run."""
+    return pipeline_run(
+        MODEL_REFIT, two_years.folder, first_day, [two_years.day], True, model_refit=True
+    )
 
 
 def what_was_measured(tier: Tier, days: list[date], commit_at_start: str) -> dict[str, Any]:
@@ -360,6 +370,7 @@ def run_tier(
         runs[warehouse.one_day] = pipeline_run(
             warehouse.one_day, warehouse.folder, first, [warehouse.day], single_day=True
         )
+    runs[MODEL_REFIT] = model_refit_run(built[0], first)
 
     span = [
         "--incoming",
@@ -388,9 +399,8 @@ def run_tier(
 
 
 def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
-    """Only the one-day runs, each on its warehouse as it was kept before the day: the two
-    ordinary days, then the two-year day again as the weekly refit day (every saved model fitted
-    again), which one run in seven is."""
+    """Only the one-day runs, each on its warehouse as it was kept before the day, and the weekly
+    `model_refit` run after the two-year day."""
     landing = work / "landing"
     days = landed_history(landing)
     built = warehouses(work, days)
@@ -403,11 +413,7 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         runs[warehouse.one_day] = pipeline_run(
             warehouse.one_day, warehouse.folder, days[0], [warehouse.day], single_day=True
         )
-    two_years = built[0]
-    kept[REFIT_DAY] = restore_before_day(two_years.folder, two_years.day, tier)
-    runs[REFIT_DAY] = pipeline_run(
-        REFIT_DAY, two_years.folder, days[0], [two_years.day], single_day=True, refit=True
-    )
+    runs[MODEL_REFIT] = model_refit_run(built[0], days[0])
     result: dict[str, Any] = {
         **what_was_measured(tier, days, commit_at_start),
         "kind": "days_only",
@@ -444,9 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     kept.add_argument(
         "--days-only",
         action="store_true",
-        help="only the one-day runs (two years, one year, and the two-year day as the weekly "
-        "refit day), on the copies --keep-before-day kept; "
-        "writes <tier>-days.json and .md",
+        help="only the one-day runs (two years, one year) on the copies --keep-before-day kept, "
+        "and the model_refit run after the two-year day; writes <tier>-days.json and .md",
     )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")

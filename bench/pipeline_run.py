@@ -1,14 +1,15 @@
-"""One Dagster run of `daily_refresh`, executed in this process (the benchmark's subprocess).
+"""One Dagster run of `daily_refresh` or `model_refit`, executed in this process (the benchmark's
+subprocess).
 
     python -m bench.pipeline_run --first 2025-01-01 --last 2025-12-31 --out run.json
     python -m bench.pipeline_run --day 2026-01-01 --out run.json
-    python -m bench.pipeline_run --day 2026-01-01 --refit --out run.json
+    python -m bench.pipeline_run --job model_refit --out run.json
 
 A range is loaded the way `make run` does (one run, partition-range tags); a single day the way
-the daily schedule does (one partition); `--refit` makes the day the weekly refit day, when the
-clustering, churn and CLV models are fitted again (`force_refit`, as in the Launchpad). The
-environment (SEGMENTS_DATA_DIR, WAREHOUSE_PATH, DAGSTER_HOME, PIPELINE_START_DATE) is set by the
-caller. Writes the run id, its outcome and which stage each step belongs to.
+the daily schedule does (one partition); `--job model_refit` is the weekly run that fits the
+clustering, churn and CLV models again, as its schedule starts it. The environment
+(SEGMENTS_DATA_DIR, WAREHOUSE_PATH, DAGSTER_HOME, PIPELINE_START_DATE) is set by the caller.
+Writes the run id, its outcome and which stage each step belongs to.
 """
 
 from __future__ import annotations
@@ -30,20 +31,13 @@ STAGE_OF_GROUP = {
     "segments": "segmentation",
     "predictive": "segmentation",
     "publish": "publish",
+    "models": "models",
 }
-
-
-# the steps that fit a saved model, and refit it with `force_refit` (their run config)
-REFITTING_OPS = ("customer_segments", "candidate__customer_predictions")
+DAILY, MODEL_REFIT = "daily_refresh", "model_refit"
 
 
 def stage_of(group: str | None) -> str:
     return STAGE_OF_GROUP.get(group or "", group or "other")
-
-
-def refit_run_config() -> dict:
-    """Run config that refits every saved model today, as the weekly refit day does."""
-    return {"ops": {op: {"config": {"force_refit": True}} for op in REFITTING_OPS}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,25 +46,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--last", help="last day of a partition range (YYYY-MM-DD)")
     parser.add_argument("--day", help="one partition (YYYY-MM-DD), as the daily schedule runs")
     parser.add_argument(
-        "--refit", action="store_true", help="refit the saved models, as the weekly refit day does"
+        "--job",
+        choices=(DAILY, MODEL_REFIT),
+        default=DAILY,
+        help="model_refit: the weekly run that fits the models again (no days)",
     )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    if args.refit and not args.day:
-        parser.error("--refit refits on one day: give --day")
+    if (args.job == MODEL_REFIT) == bool(args.day or args.first or args.last):
+        parser.error("give --day or --first/--last for daily_refresh, neither for model_refit")
 
     imported_at = time.time()
     from pipelines.definitions import defs
 
-    job = defs.resolve_job_def("daily_refresh")
+    job = defs.resolve_job_def(args.job)
     asset_graph = defs.resolve_asset_graph()
     import_s = time.time() - imported_at
     with dg.DagsterInstance.get() as instance:
-        if args.day:
+        if args.job == MODEL_REFIT:
+            result = job.execute_in_process(
+                instance=instance, tags={"dagster/from": "make bench"}, raise_on_error=False
+            )
+        elif args.day:
             result = job.execute_in_process(
                 instance=instance,
                 partition_key=args.day,
-                run_config=refit_run_config() if args.refit else None,
                 tags={"dagster/from": "make bench"},
                 raise_on_error=False,
             )

@@ -304,57 +304,57 @@ def test_restoring_without_a_kept_copy_or_for_another_day_says_what_to_run(
         restore_before_day(full, date(2025, 3, 5), TIERS["L"])
 
 
-def test_a_days_only_report_sets_the_days_side_by_side_and_judges_the_refit_day() -> None:
+def test_a_days_only_report_sets_the_days_side_by_side_and_shows_the_model_refit_run() -> None:
     result = measured_result("L", 700.0, 40.0, 60.0)
     del result["runs"]["full_build"]
-    result["runs"]["refit_day_2y"] = dict(result["runs"]["incremental_2y"], wall_s=96.0)
-    for name, dbt_s, segments_s in (
-        ("incremental_2y", 30.0, 3.0),
-        ("incremental_1y", 20.0, 2.0),
-        ("refit_day_2y", 30.0, 30.0),
+    result["runs"]["model_refit_2y"] = dict(
+        result["runs"]["incremental_2y"], job="model_refit", days=0, wall_s=41.0
+    )
+    for name, steps in (
+        ("incremental_2y", {"warehouse_models": 30.0, "customer_segments": 3.0}),
+        ("incremental_1y", {"warehouse_models": 20.0, "customer_segments": 2.0}),
+        ("model_refit_2y", {"models__churn_model": 25.0, "models__customer_clusterer": 9.0}),
     ):
         result["runs"][name]["steps"] = [
-            {"step": "warehouse_models", "stage": "transform", "wall_s": dbt_s, "peak_rss_mb": 1.0},
-            {"step": "customer_segments", "stage": "segmentation", "wall_s": segments_s,
-             "peak_rss_mb": 1.0},
-        ]  # fmt: skip
+            {"step": step, "stage": "x", "wall_s": wall_s, "peak_rss_mb": 1024.0}
+            for step, wall_s in steps.items()
+        ]
     result |= {"kind": "days_only", "floor": None, "code_location_load_s": None}
     result["kept"] = {
         name: {"day": "2025-12-31", "kept_at": "2026-01-01 10:00 UTC", "commit": "abc"}
-        for name in ("incremental_2y", "incremental_1y", "refit_day_2y")
+        for name in ("incremental_2y", "incremental_1y")
     }
     result["targets"] = judge(result)
 
     table = markdown(result)
 
     assert table.startswith("# Benchmark tier L: the one-day runs only")
-    two_years, refit_day = table.split("## The weekly refit day beside an ordinary day")
+    two_years, refit = table.split("## The weekly model refit (model_refit_2y")
     assert "| warehouse_models | 30.0 | 20.0 | 1.50x |" in two_years
     assert "| whole run (process) | 60.0 | 40.0 | 1.50x |" in two_years
-    assert "| customer_segments | 30.0 | 3.0 | 10.00x |" in refit_day
-    assert "| whole run (process) | 96.0 | 60.0 | 1.60x |" in refit_day
-    assert "refit_day_2y on the copy kept 2026-01-01 10:00 UTC at commit abc" in table
+    assert "| model_refit_2y | - | 41.0 |" in two_years, "no days loaded: it fits models"
+    assert "41.0 s process wall" in refit
+    assert "| models__churn_model | 25.0 | 1,024 |" in refit
+    assert "| models__customer_clusterer | 9.0 | 1,024 |" in refit
+    assert "incremental_2y on the copy kept 2026-01-01 10:00 UTC at commit abc" in table
     assert "| one-day incremental ≤ 90 s (s, 2 years of history) | 60.00 | met |" in table
-    assert (
-        "| one-day incremental ≤ 90 s on the weekly refit day (s, 2 years; `--days-only`) "
-        "| 96.00 | missed |"
-    ) in table
+    assert "refit day" not in table
     assert "| full build ≤ 15 min (s) | - | not measured |" in table
     assert "Pandas peer" not in table
 
 
-def test_the_refit_days_run_config_refits_every_saved_model() -> None:
-    from bench.pipeline_run import refit_run_config
-    from pipelines.definitions import defs
+@pytest.mark.parametrize(
+    "args",
+    [["--job", "model_refit", "--day", "2026-01-01"], ["--job", "daily_refresh"], []],
+)
+def test_a_run_is_one_of_days_or_the_model_refit(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.pipeline_run import main
 
-    job = defs.resolve_job_def("daily_refresh")
-    config = refit_run_config()
-    validated = dg.validate_run_config(job, config)  # raises on an op the job does not have
-    assert all(validated["ops"][op]["config"] == {"force_refit": True} for op in config["ops"])
-    # every step whose config can force a refit is told to
-    refitting = {
-        name
-        for name, node in job.graph.node_dict.items()
-        if "force_refit" in getattr(node.definition.config_schema.config_type, "fields", {})
-    }
-    assert refitting == set(config["ops"])
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "run.json")])
+    assert "give --day or --first/--last for daily_refresh, neither for model_refit" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "run.json").exists()
