@@ -175,6 +175,8 @@ def test_publication_reads_exactly_the_columns_the_asset_writes_and_waits_for_it
     assert graph.get(PREDICTIONS_KEY).parent_keys == {
         dg.AssetKey(["marts", "customer_features"]),
         dg.AssetKey(["marts", "orders"]),
+        dg.AssetKey(["models", "churn_model"]),
+        dg.AssetKey(["models", "clv_model"]),
     }
     published = graph.get(dg.AssetKey(["segments", "customer_segments"]))
     assert PREDICTIONS_KEY in published.parent_keys

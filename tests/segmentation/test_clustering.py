@@ -21,7 +21,6 @@ from pipelines.segmentation.clustering import (
     sensitive_attribute_distribution,
 )
 from pipelines.segmentation.config import CLUSTERING_DEFAULTS, load_preference_names
-from pipelines.segmentation.daily import SegmentationRun
 from tests.segmentation.planted import AS_OF, FEATURES, GROUPS, planted_customers
 
 LOGGED = ["frequency_365d", "monetary_365d", "avg_order_value"]
@@ -470,16 +469,7 @@ def test_a_weekly_refit_keeps_k_and_ids_when_the_previous_grouping_still_holds()
     check = refit.meta_["previous_k_check"]
     assert check["best_k"] == 4 and check["kept"] and check["agreement_with_previous"] >= 0.99
     # The run's metadata reports the kept model's own silhouette, not the fresh k-means' at k 5.
-    shown = model_metadata(
-        SegmentationRun(
-            pl.DataFrame(),
-            pl.DataFrame(),
-            None,
-            refit,
-            Path("m.joblib"),
-            RefitDecision(True, "due"),
-        )
-    )
+    shown = model_metadata(RefitDecision(True, "due"), refit, Path("m.joblib"))
     assert shown["silhouette"] == round(check["silhouette"], 4)
     assert shown["silhouette"] != round(refit.k_scores_[5]["silhouette"], 4)
     assert shown["previous_k_kept"].startswith("k 5 kept from the saved model: silhouette 0.8")
