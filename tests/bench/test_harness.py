@@ -358,3 +358,25 @@ def test_a_run_is_one_of_days_or_the_model_refit(
         capsys.readouterr().err
     )
     assert not (tmp_path / "run.json").exists()
+
+
+def test_a_measured_run_finds_dbts_saved_parse_for_its_own_warehouse(tmp_path: Path) -> None:
+    """An installation's daily run reuses dbt's saved parse; the benchmark, switching warehouses,
+    parsed the whole project in every one-day run until it parsed for each run beforehand."""
+    import subprocess
+
+    from bench.cli import PROJECT_ROOT, PYTHON, parse_for, pipeline_env
+
+    def parse(env: dict[str, str]) -> str:
+        project = str(PROJECT_ROOT / "dbt_project")
+        return subprocess.run(
+            [str(Path(PYTHON).with_name("dbt")), "parse", "--project-dir", project,
+             "--profiles-dir", project],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    two_years = pipeline_env(tmp_path / "full", date(2025, 1, 1))
+    one_year = pipeline_env(tmp_path / "one_year", date(2025, 1, 1))
+    parse_for(two_years, tmp_path / "parse.log")
+    assert "Unable to do partial parsing" not in parse(two_years)
+    assert "Unable to do partial parsing because profile has changed" in parse(one_year)
