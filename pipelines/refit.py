@@ -18,6 +18,8 @@ from datetime import date
 from typing import Any
 
 DAILY_RUN_GRACE_DAYS = 1
+# the asset group of the fitted models: what the `model_refit` job selects and `daily_refresh` not
+MODELS_GROUP = "models"
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.refit import MODELS_GROUP
 from pipelines.settings import model_refit_cron, schedule_timezone
 
-MODELS = dg.AssetSelection.groups("models")
+MODELS = dg.AssetSelection.groups(MODELS_GROUP)
 
 daily_refresh_job = dg.define_asset_job(
     name="daily_refresh",

@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
+from pipelines.refit import MODELS_GROUP
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
@@ -290,7 +291,7 @@ def _latest_as_of(duckdb: DuckDBResource) -> date:
 @dg.asset(
     key=CHURN_MODEL_KEY,
     deps=MART_DEPS,
-    group_name="models",
+    group_name=MODELS_GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"scikit-learn"},
 )
@@ -327,7 +328,7 @@ def trained_churn_model(
 @dg.asset(
     key=CLV_MODEL_KEY,
     deps=MART_DEPS,
-    group_name="models",
+    group_name=MODELS_GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"scipy"},
 )

@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
-from pipelines.refit import DAILY_RUN_GRACE_DAYS, RefitDecision
+from pipelines.refit import DAILY_RUN_GRACE_DAYS, MODELS_GROUP, RefitDecision
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
@@ -264,7 +264,7 @@ def customer_segments(
 @dg.asset(
     key=CLUSTERER_KEY,
     deps=CLUSTERING_DEPS,
-    group_name="models",
+    group_name=MODELS_GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"scikit-learn"},
 )
