@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.ingest.loader import load_days
@@ -166,13 +166,24 @@ def _same_value(fast: str | None, careful: str | None) -> bool:
         max_size=12,
     )
 )
+# found by a clean-clone CI run: Polars cannot parse an integer below -2**127
+@example(records=[{"event_timestamp": -(2**127) - 1}])
 def test_fast_and_careful_json_readers_read_the_same_values(records: list[dict]) -> None:
     lines = [json.dumps({**GOOD_EVENT, **record}) for record in records]
     text = "\n".join([json.dumps(GOOD_EVENT), *lines]) + "\n"
     mapping = load_source_mappings("web")["events"]
 
-    fast = _read_keys_as_text(text.encode("utf-8"), mapping)
     careful = _read_ndjson_python(Path("events.ndjson"), text, mapping)
+    try:
+        fast = _read_keys_as_text(text.encode("utf-8"), mapping)
+    except pl.exceptions.PolarsError:
+        # Polars refuses what it cannot parse (an integer beyond 128 bits): the file is then read
+        # line by line, so nothing is lost
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "events.ndjson"
+            path.write_text(text, encoding="utf-8")
+            assert read_ndjson(path, mapping).equals(careful)
+        return
 
     if any(_starts_like_json(value) for record in records for value in record.values()):
         # left to the inferring read: a nested value is read line by line (tested below)
