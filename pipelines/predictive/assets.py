@@ -79,6 +79,21 @@ def read_model_inputs(
     return features, con.sql(ORDERS_SQL).pl()
 
 
+def latest_as_of(duckdb: DuckDBResource, nothing_to_do: str) -> date:
+    """The latest as-of date of the features; a failure saying `nothing_to_do` when there is none."""
+    with duckdb.get_connection() as con:
+        (latest,) = con.execute(LATEST_SQL).fetchall()[0]
+    if latest is None:
+        # raised outside the connection's block: a failure must not keep the warehouse open
+        raise dg.Failure(
+            description=(
+                f"marts.customer_features is empty: {nothing_to_do} "
+                "(materialize the transform assets first)"
+            )
+        )
+    return latest
+
+
 def _counts(customers: pl.DataFrame, column: str) -> pl.DataFrame:
     """Customers and share per value of `column` (null shown as its own row)."""
     return (
@@ -184,16 +199,7 @@ def customer_predictions(
     settings = load_predictive_config()
     churn_settings = settings["churn"]
     model_folder = get_paths().models / MODEL_SUBFOLDER
-    with duckdb.get_connection() as con:
-        (latest,) = con.execute(LATEST_SQL).fetchall()[0]
-    if latest is None:
-        # raised outside the connection's block: a failure must not keep the warehouse open
-        raise dg.Failure(
-            description=(
-                "marts.customer_features is empty: no customer to predict for "
-                "(materialize the transform assets first)"
-            )
-        )
+    latest = latest_as_of(duckdb, "no customer to predict for")
     saved = latest_churn_model(model_folder)
     decision = should_refit(
         saved[1] if saved else None,
@@ -275,19 +281,6 @@ def customer_predictions(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _latest_as_of(duckdb: DuckDBResource) -> date:
-    with duckdb.get_connection() as con:
-        (latest,) = con.execute(LATEST_SQL).fetchall()[0]
-    if latest is None:
-        raise dg.Failure(
-            description=(
-                "marts.customer_features is empty: no model to fit "
-                "(materialize the transform assets first)"
-            )
-        )
-    return latest
-
-
 @dg.asset(
     key=CHURN_MODEL_KEY,
     deps=MART_DEPS,
@@ -306,7 +299,7 @@ def trained_churn_model(
     from pipelines.predictive.store import save_churn_model
 
     settings = load_predictive_config()["churn"]
-    latest = _latest_as_of(duckdb)
+    latest = latest_as_of(duckdb, "no model to fit")
     with duckdb.get_connection() as con:
         features, orders = read_model_inputs(con, latest, settings, training=True)
     model = train_churn_model(features, orders, settings)
@@ -344,7 +337,7 @@ def fitted_clv_model(
     from pipelines.predictive.store import save_clv_model
 
     settings = load_predictive_config()["clv"]
-    latest = _latest_as_of(duckdb)
+    latest = latest_as_of(duckdb, "no model to fit")
     with duckdb.get_connection() as con:
         orders = con.sql(ORDERS_SQL).pl()
     try:

@@ -74,9 +74,10 @@ def customer_predictions(
     as_of_date = features_history["as_of_date"].max()
     clv_config = config["clv"]
     summary = _summary_before(orders, as_of_date)
-    clv_skipped = (
-        None if clv_model is not None else _too_few_repeaters(summary, as_of_date, clv_config)
-    )
+    clv_skipped = None
+    if clv_model is None:
+        repeaters = repeat_customers(summary).height
+        clv_skipped = _too_few_repeaters(repeaters, as_of_date, clv_config)
     if clv_skipped:
         clv = summary.select("customer_key", "first_purchase").with_columns(
             pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
@@ -116,11 +117,11 @@ def fit_clv_model(
     and what they were fitted on; (None, why) for a shop with too few repeat customers yet. The
     fit predicts its own summary first: one whose CLV is not finite raises `ModelFitError`."""
     summary = _summary_before(orders, as_of_date)
-    skipped = _too_few_repeaters(summary, as_of_date, clv_config)
+    repeaters = repeat_customers(summary).height
+    skipped = _too_few_repeaters(repeaters, as_of_date, clv_config)
     if skipped:
         return None, skipped
     _, bgnbd, gamma_gamma = _clv(summary, clv_config, None)
-    repeaters = repeat_customers(summary).height
     return ClvModel(bgnbd, gamma_gamma, as_of_date), (
         f"fitted on {summary.height} customers' purchases before {as_of_date}, "
         f"{repeaters} of them repeat customers"
@@ -133,12 +134,9 @@ def _summary_before(orders: pl.DataFrame, as_of_date: date) -> pl.DataFrame:
     )
 
 
-def _too_few_repeaters(
-    summary: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]
-) -> str | None:
+def _too_few_repeaters(repeaters: int, as_of_date: date, clv_config: dict[str, Any]) -> str | None:
     """Why no CLV model is fitted, or None: a young shop has too few repeat customers to
     estimate spend and dropout, so no CLV yet."""
-    repeaters = repeat_customers(summary).height
     if repeaters >= clv_config["min_repeat_customers"]:
         return None
     return (
