@@ -2,7 +2,10 @@
 
 The runs go into the project's Dagster instance (`DAGSTER_HOME`, default `<project>/.dagster`),
 so `make ui` shows them in the run history. The whole landing history is loaded in one run:
-the ingest assets take a partition range at once (single-run backfill policy).
+the ingest assets take a partition range at once (single-run backfill policy). That run is every
+asset: the daily graph and the `models` group the weekly `model_refit` job refits, so nothing in
+the UI is left "never materialized" and the models are fitted once, before the daily assets that
+segment and predict with them.
 """
 
 from __future__ import annotations
@@ -33,13 +36,26 @@ def landed_days() -> list[date]:
     return sorted(days)
 
 
-def materialize_history(first: date, last: date) -> dg.ExecuteInProcessResult:
+def materialize_history(
+    first: date, last: date, *, every_asset: bool = False
+) -> dg.ExecuteInProcessResult:
+    """One run over the landed days `first` .. `last`, in process, into the project's instance.
+
+    By default the run is the daily schedule's job (`daily_refresh`), whose segmentation and
+    predictions fit a model themselves only when none is saved or it is overdue. `every_asset`
+    also selects the `models` group, as `make run` does: the models are fitted in the run first,
+    and the daily assets then use them.
+    """
     from pipelines.definitions import defs
     from pipelines.partitions import daily_partitions
 
     keys = daily_partitions.get_partition_keys()
     start, end = max(first.isoformat(), keys[0]), min(last.isoformat(), keys[-1])
-    job = defs.resolve_job_def("daily_refresh")
+    job = (
+        defs.resolve_implicit_global_asset_job_def()
+        if every_asset
+        else defs.resolve_job_def("daily_refresh")
+    )
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance,
@@ -149,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         generate(paths.data_dir, customers=args.customers, days=args.days, end_date=end)
     days = landed_days()
     print(f"Materializing every asset for {days[0]} .. {days[-1]} into {paths.warehouse}")
-    result = materialize_history(days[0], days[-1])
+    result = materialize_history(days[0], days[-1], every_asset=True)
     if not result.success:
         print(
             f"The run {result.run_id} failed (details with `make ui`):\n{failure_report(result)}",

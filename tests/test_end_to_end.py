@@ -1,12 +1,16 @@
-"""One real run of every asset on the tiny sample, as `make run` does it, then the next morning's run."""
+"""One real run of every asset on the tiny sample, as `make run` does it, then the next morning's
+daily run, as the schedule does it."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.definitions import defs
 from pipelines.publish.config import load_publishing_config
 from pipelines.publish.tables import PUBLISHED_TABLES
 from pipelines.run import landed_days, materialize_history, segment_summary
@@ -31,14 +35,33 @@ def _snapshot(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+def _metadata(result: dg.ExecuteInProcessResult, key: list[str]) -> dict:
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)
+    ]
+    return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+
+
 def test_full_history_publishes_every_table_then_a_rerun_changes_nothing(workspace) -> None:
     days = landed_days()
     assert days, "the sample landed no files"
 
-    result = materialize_history(days[0], days[-1])
+    result = materialize_history(days[0], days[-1], every_asset=True)
 
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     assert result.success, f"failed steps: {failed}"
+    # every asset of the code location, the weekly job's models too: none is left "never
+    # materialized" in the UI
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    every_asset = defs.resolve_implicit_global_asset_job_def().asset_layer.selected_asset_keys
+    assert materialized == every_asset
+    # the models are fitted once, by their own assets, and the segmentation uses that model
+    clusterer = _metadata(result, ["models", "customer_clusterer"])
+    segmentation = _metadata(result, ["candidate", "customer_segments"])
+    assert clusterer["refit"] is True and segmentation["refit"] is False
+    assert segmentation["model_version"] == clusterer["model_version"]
+    model_files = sorted(p.name for p in (workspace.data_dir / "models").rglob("*.joblib"))
+    assert model_files == [Path(clusterer["model_path"]).name]
     with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
         customers = con.execute("select count(*) from marts.customers").fetchall()[0][0]
         segments = con.sql("select * from segments.customer_segments").pl()
