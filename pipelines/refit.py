@@ -29,10 +29,15 @@ def config_hash(config: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RefitDecision:
-    """Whether to fit a new model today, and why (shown in the run's metadata)."""
+    """Whether to fit a new model today, and why (shown in the run's metadata).
+
+    `saved_usable`: the saved model was fitted with today's settings on an earlier date, and is
+    refitted only for its age or on request. If the new fit fails, it still serves today.
+    """
 
     refit: bool
     reason: str
+    saved_usable: bool = False
 
     def __bool__(self) -> bool:
         return self.refit
@@ -52,7 +57,9 @@ def should_refit(
     saved model, unless the run asks for a refit (`force_refit`)."""
     decision = _due(previous_model_meta, as_of_date, config, settings, grace_days)
     if force_refit and not decision:
-        return RefitDecision(True, f"refit requested; otherwise {decision.reason}")
+        return RefitDecision(
+            True, f"refit requested; otherwise {decision.reason}", saved_usable=True
+        )
     return decision
 
 
@@ -74,7 +81,9 @@ def _due(
     every = config["refit_every_days"]
     if age >= every + grace_days:
         late = ", and the model_refit run has not refitted it" if grace_days else ""
-        return RefitDecision(True, f"saved model is {age} days old (refit every {every}){late}")
+        return RefitDecision(
+            True, f"saved model is {age} days old (refit every {every}){late}", saved_usable=True
+        )
     if age >= every:
         return RefitDecision(
             False, f"saved model is {age} days old (refit every {every}, by the model_refit run)"

@@ -104,6 +104,16 @@ def _counts(customers: pl.DataFrame, column: str) -> pl.DataFrame:
     )
 
 
+def _model_source(made: str, decision: Any, made_here: bool, fallback: str | None) -> str:
+    """Where the day's model came from, in a sentence for the metadata: `made` ("trained",
+    "fitted") on this run, the saved one, or the saved one because a due refit failed."""
+    if fallback:
+        return f"saved model used: a new one was due ({decision.reason}) but {fallback}"
+    if made_here:
+        return f"{made} on this run: {decision.reason}"
+    return f"saved model used: {decision.reason}"
+
+
 def churn_validation_metadata(
     validation: dict[str, Any], calibration: pl.DataFrame | None, context: Any
 ) -> dict[str, Any]:
@@ -234,42 +244,62 @@ def customer_predictions(
         f"and {orders.height} customer purchase days read"
     )
     started = time.perf_counter()
+    # When a model is refitted only for its age (or on request) and today's fit fails, the saved
+    # model still serves today: a shop keeps its churn risk and CLV while the cause is looked at.
+    churn_fallback = clv_fallback = None
     try:
         predictions = predict(features, orders, settings, churn_model, clv_model)
     except ModelFitError as error:
-        # The library's message names the model, the optimizer's verdict and the data.
-        raise dg.Failure(
-            description=f"{PREDICTIONS_TABLE} not written: {error}",
-            metadata={"as_of_date": str(latest)},
-        ) from error
+        if clv_model is not None or not clv_decision.saved_usable:
+            # The library's message names the model, the optimizer's verdict and the data.
+            raise dg.Failure(
+                description=f"{PREDICTIONS_TABLE} not written: {error}",
+                metadata={"as_of_date": str(latest)},
+            ) from error
+        clv_fallback = f"fitting a new one failed: {error}"
+        clv_model = load_clv_model(saved_clv[0])
+        predictions = predict(features, orders, settings, churn_model, clv_model)
+    rerun = False
+    if churn_model is None and predictions.churn_model.classifier is None and decision.saved_usable:
+        churn_fallback = predictions.churn_validation.get("skipped", "no classifier was trained")
+        churn_model, rerun = load_churn_model(saved[0]), True
+    if clv_model is None and predictions.clv_model is None and clv_decision.saved_usable:
+        clv_fallback = predictions.clv_skipped
+        clv_model, rerun = load_clv_model(saved_clv[0]), True
+    if rerun:
+        # what this run did fit is passed on as it is, not fitted a second time
+        predictions = predict(
+            features,
+            orders,
+            settings,
+            churn_model or predictions.churn_model,
+            clv_model or predictions.clv_model,
+        )
+    for model, reason in (("churn", churn_fallback), ("CLV", clv_fallback)):
+        if reason:
+            context.log.warning(f"The saved {model} model is used again today: {reason}")
     context.log.info(f"Models fitted and customers scored in {time.perf_counter() - started:.1f} s")
     metadata = prediction_metadata(predictions, context)
     metadata["feature_rows_read"] = features.height
     trained = predictions.churn_model
-    metadata["churn_model"] = (
-        f"trained on this run: {decision.reason}"
-        if churn_model is None
-        else f"saved model used: {decision.reason}"
-    )
+    churn_trained_here = churn_model is None
+    metadata["churn_model"] = _model_source("trained", decision, churn_trained_here, churn_fallback)
     if trained is not None and trained.trained_as_of is not None:
         metadata["churn_model_trained_as_of"] = str(trained.trained_as_of)
         path = (
             save_churn_model(trained, model_folder, churn_settings)
-            if churn_model is None
+            if churn_trained_here
             else saved[0]
         )
         metadata["churn_model_path"] = dg.MetadataValue.path(str(path))
     fitted = predictions.clv_model
     if fitted is not None:
-        metadata["clv_model"] = (
-            f"fitted on this run: {clv_decision.reason}"
-            if clv_model is None
-            else f"saved model used: {clv_decision.reason}"
-        )
+        clv_fitted_here = clv_model is None
+        metadata["clv_model"] = _model_source("fitted", clv_decision, clv_fitted_here, clv_fallback)
         metadata["clv_model_fitted_as_of"] = str(fitted.fitted_as_of)
         path = (
             save_clv_model(fitted, model_folder, settings["clv"])
-            if clv_model is None
+            if clv_fitted_here
             else saved_clv[0]
         )
         metadata["clv_model_path"] = dg.MetadataValue.path(str(path))

@@ -137,6 +137,74 @@ def test_a_forced_refit_keeps_the_earlier_model_and_gone_columns_force_one(
     assert predictions["churn_probability"].is_not_null().sum() > 0
 
 
+def test_a_due_refit_that_cannot_be_fitted_keeps_the_saved_models_in_use(
+    history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
+) -> None:
+    """Eight days after the models were fitted, with no model_refit run in between, the daily run
+    refits them. If today's data cannot train churn or fit CLV, yesterday's models still score."""
+    features, orders = history
+    warehouse = tmp_path / "warehouse.duckdb"
+    folder = get_paths().models / MODEL_SUBFOLDER
+    first, _ = _run(write_marts(warehouse, features, orders))
+    saved_churn, saved_clv = latest_churn_model(folder), latest_clv_model(folder)
+
+    # The day's marts hold one snapshot and two weeks of orders (say, after a reload went
+    # wrong): no labelled rows to train churn on, too few repeat customers to fit CLV.
+    eight_days_on = _next_day(features, 8)
+    only_latest = eight_days_on.filter(pl.col("as_of_date") == eight_days_on["as_of_date"].max())
+    recent = orders.filter(pl.col("order_date") > orders["order_date"].max() - timedelta(days=14))
+    due, predictions = _run(write_marts(warehouse, only_latest, recent))
+
+    overdue = (
+        "saved model is 8 days old (refit every 7), and the model_refit run has not refitted it"
+    )
+    assert due["churn_model"].startswith(
+        f"saved model used: a new one was due ({overdue}) but not trained: "
+        "needs labelled rows of both kinds"
+    )
+    assert due["churn_model_trained_as_of"] == first["churn_model_trained_as_of"]
+    assert Path(due["churn_model_path"]) == saved_churn[0]
+    expected = load_churn_model(saved_churn[0]).score(only_latest, {"risk_bands": _bands()})
+    scored = predictions.join(expected, on="customer_key", suffix="_saved")
+    assert scored.height == expected.height > 0
+    assert (scored["churn_probability"] == scored["churn_probability_saved"]).all()
+
+    assert due["clv_model"].startswith(
+        f"saved model used: a new one was due ({overdue}) but not fitted: "
+    )
+    assert Path(due["clv_model_path"]) == saved_clv[0]
+    assert due["clv_model_fitted_as_of"] == first["clv_model_fitted_as_of"]
+    buyers = recent["customer_key"].n_unique()
+    assert predictions["clv_12m"].is_not_null().sum() == buyers > 0
+    # nothing new was saved: the next run still finds the same models due
+    assert latest_churn_model(folder)[0] == saved_churn[0]
+    assert latest_clv_model(folder)[0] == saved_clv[0]
+
+    # The next morning the CLV fit itself fails: 150 repeat customers whose spend runs
+    # log-uniformly from 1 to 10,000 make Gamma-Gamma's mean spend infinite. The saved fit
+    # predicts instead of the run failing (it fails when there is no saved fit to fall back on:
+    # tests/predictive/test_assets.py).
+    nine_days_on = only_latest.with_columns(as_of_date=pl.col("as_of_date") + timedelta(days=1))
+    day = nine_days_on["as_of_date"][0]
+    spenders = nine_days_on["customer_key"].head(150).to_list()
+    spread = pl.DataFrame(
+        {
+            "customer_key": [c for c in spenders for _ in range(3)],
+            "order_date": [day - timedelta(days=d) for _ in spenders for d in (90, 50, 20)],
+            "is_return": [False] * 450,
+            "net_revenue": [10 ** (4 * i / 149) for i in range(150) for _ in range(3)],
+        }
+    )
+    failed_fit, predictions = _run(write_marts(warehouse, nine_days_on, spread))
+    assert failed_fit["clv_model"].startswith(
+        "saved model used: a new one was due (saved model is 9 days old (refit every 7), and "
+        "the model_refit run has not refitted it) but fitting a new one failed: "
+        "Gamma-Gamma q = "
+    )
+    assert Path(failed_fit["clv_model_path"]) == saved_clv[0]
+    assert predictions["clv_12m"].is_not_null().sum() == 150
+
+
 def _bands() -> dict[str, float]:
     from pipelines.predictive.config import DEFAULTS
 

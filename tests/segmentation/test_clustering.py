@@ -331,13 +331,20 @@ def test_the_daily_run_leaves_a_due_model_to_the_weekly_refit_for_a_day(fitted) 
     assert daily(7) == RefitDecision(
         False, "saved model is 7 days old (refit every 7, by the model_refit run)"
     )
+    # refitted for its age only: the saved model may still serve if the new fit fails
     assert daily(8) == RefitDecision(
         True,
         "saved model is 8 days old (refit every 7), and the model_refit run has not refitted it",
+        saved_usable=True,
     )
-    # changed settings or no model at all are never left to the weekly run
-    assert daily(1, {**config, "k_max": 8}).refit
-    assert should_refit(None, AS_OF, config, grace_days=DAILY_RUN_GRACE_DAYS).refit
+    # changed settings or no model at all are never left to the weekly run, and then no saved
+    # model may stand in
+    changed = daily(1, {**config, "k_max": 8})
+    assert changed.refit and not changed.saved_usable
+    missing = should_refit(None, AS_OF, config, grace_days=DAILY_RUN_GRACE_DAYS)
+    assert missing.refit and not missing.saved_usable
+    forced = should_refit(meta, AS_OF + timedelta(days=2), config, force_refit=True)
+    assert forced.refit and forced.saved_usable
 
 
 def test_k_is_the_best_separated_among_the_stable_choices() -> None:
