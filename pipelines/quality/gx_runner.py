@@ -70,6 +70,8 @@ def run_suite(
         context.variables.progress_bars = {"globally": False}
     actions = []
     if docs_dir is not None:
+        from pipelines.quality.docs_views import site_views
+
         site = docs_dir / suite_name
         context.add_data_docs_site(
             site_name=suite_name,
@@ -80,7 +82,8 @@ def run_suite(
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": str(site),
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                # GX's views, compiling their templates once per process, not once per suite
+                **site_views(),
             },
         )
         actions.append(UpdateDataDocsAction(name="data_docs", site_names=[suite_name]))

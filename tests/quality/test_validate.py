@@ -35,6 +35,26 @@ def test_a_good_day_of_order_lines_passes_every_expectation(tmp_path: Path) -> N
     assert 'href="raw_pos_order_lines/index.html"' in overview
 
 
+def test_data_docs_compile_their_page_templates_once_per_process(tmp_path: Path) -> None:
+    """Each suite renders its Data Docs through GX's views; the templates they compile are kept,
+    so the next suite of the run compiles none (about 0.5 s a suite at tier L)."""
+    from pipelines.quality.docs_views import COMPILED_TEMPLATES
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_order_lines(warehouse)
+    first = validate_target(POS, warehouse, docs_dir=tmp_path / "first")
+    compiled = len(COMPILED_TEMPLATES)
+    second = validate_target(POS, warehouse, docs_dir=tmp_path / "second")
+
+    assert compiled > 10, "the sites are rendered through the views that keep their templates"
+    assert len(COMPILED_TEMPLATES) == compiled
+    for report in (first, second):
+        page = Path(report.data_docs).read_text()
+        # the validation page names the slice validated and renders the expectations' results
+        assert "from raw.pos_order_lines where _partition_date in" in page
+        assert "values must be greater than or equal to" in page
+
+
 def test_a_day_with_30_percent_anonymous_orders_fails_the_customer_reference_check(
     tmp_path: Path,
 ) -> None:
@@ -264,3 +284,45 @@ def test_the_command_line_validates_the_warehouse_and_exits_1_when_blocked(
     assert code == 1
     assert "raw.pos_order_lines" in printed and "BLOCKED" in printed
     assert "ERROR expect_column_values_to_be_between(unit_price)" in printed
+
+
+def test_a_pos_day_is_judged_against_exactly_its_previous_seven_loaded_days(
+    tmp_path: Path,
+) -> None:
+    """The reference-share median reaches back seven loaded days however far apart they are
+    (here three calendar days), and only the orders of those days and the day judged are read."""
+    from datetime import timedelta
+
+    from pipelines.quality.computed import order_line_outcomes
+    from pipelines.quality.config import load_quality_config
+    from tests.quality.tiny_warehouse import FIRST_DAY, order_lines_sql
+
+    rules = load_quality_config().raw
+    assert rules.row_count.lookback_days == 7
+    # ten anonymous days long ago, then seven loaded days three days apart: four whose orders all
+    # name a customer, then three anonymous ones. The median of those seven is 100 %; of any
+    # shorter window, 50 % or less.
+    old = [FIRST_DAY + timedelta(days=n) for n in range(10)]
+    spaced = [old[-1] + timedelta(days=3 * n) for n in range(1, 8)]
+    judged = spaced[-1] + timedelta(days=3)
+    anonymous = {
+        **dict.fromkeys(old, 1.0),
+        **{d: 0.0 if i < 4 else 1.0 for i, d in enumerate(spaced)},
+    }
+    anonymous[judged] = 1.0
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("create schema raw")
+        con.sql(
+            "create table raw.pos_order_lines as "
+            + " union all ".join(
+                order_lines_sql(day, null_customer_share=share) for day, share in anonymous.items()
+            )
+        )
+        outcomes = {o.expectation: o for o in order_line_outcomes(con, [judged], rules)}
+
+    references = outcomes["share_of_orders_with_customer_reference_not_dropping"]
+    assert not references.success
+    assert references.unexpected_sample == [
+        f"{judged}: 0.0% of 20 orders identify a customer vs median 100.0%"
+    ]
