@@ -151,6 +151,14 @@ def duplicate_order_line(order_id: str) -> str:
     )
 
 
+def unknown_channel(order_id: str, channel: str) -> str:
+    # accepted_values counts each unknown value once, so each planted order has its own
+    return (
+        f"update intermediate.int_order_lines_deduplicated set channel = '{channel}' "
+        f"where order_id = '{order_id}'"
+    )
+
+
 def link_again(order_id: str, loaded_at: str) -> str:
     """The link of an order stored a second time, as if appended by the load at `loaded_at`."""
     return (
@@ -164,11 +172,13 @@ UNIQUE_FEATURES = "unique_combination_customer_features_customer_key__as_of_date
 NOT_NULL_TENURE = "not_null_customer_features_tenure_days"
 UNIQUE_LINES = "unique_combination_int_order_lines_deduplicated_order_id__line_number"
 UNIQUE_LINKS = "unique_written_keys_int_identity_edges_link_key"
+CHANNEL = "accepted_values_int_order_lines_deduplicated_channel__in_store__online"
 # A1 was loaded by the full build, A3 by the daily run
 OLD_BAD_ROWS = [
     duplicate_feature_row(OLD_SNAPSHOT),
     null_tenure(OLD_SNAPSHOT),
     duplicate_order_line("A1"),
+    unknown_channel("B1", "drive_thru"),
     link_again("B1", FIRST_LOAD),
 ]
 NEW_BAD_ROWS = [
@@ -176,6 +186,7 @@ NEW_BAD_ROWS = [
     duplicate_feature_row(WEEKLY_SNAPSHOT_OF_THE_DAILY_RUN),
     null_tenure(LATEST_SNAPSHOT),
     duplicate_order_line("A3"),
+    unknown_channel("B2", "kiosk"),
     # an old link appended again: a new row that collides with a stored one
     link_again("A1", SECOND_LOAD),
 ]
@@ -223,22 +234,25 @@ def test_the_daily_run_checks_every_row_it_wrote_and_no_older_one(
     warehouses: Warehouses, tmp_path: Path
 ) -> None:
     warehouse = planted(warehouses.after_daily_run, tmp_path, OLD_BAD_ROWS + NEW_BAD_ROWS)
-    # both snapshots it wrote (the weekly one and the latest day), the line it loaded and the
-    # link it appended; the bad rows of 2025-02-24, of order A1 and of B1's link are not checked
-    # again
+    # both snapshots it wrote (the weekly one and the latest day), the lines it loaded and the
+    # link it appended; the bad rows of 2025-02-24, of orders A1 and B1 and of B1's link are not
+    # checked again
     assert failures_found(warehouse, tmp_path / "daily") == (
         1,
-        {UNIQUE_FEATURES: 2, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, UNIQUE_LINKS: 1},
+        {UNIQUE_FEATURES: 2, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, CHANNEL: 1, UNIQUE_LINKS: 1},
     )
     # every row when asked for
     assert failures_found(
         warehouse, tmp_path / "all_rows", "--vars", "{data_tests_check_all_rows: true}"
-    ) == (1, {UNIQUE_FEATURES: 3, NOT_NULL_TENURE: 2, UNIQUE_LINES: 2, UNIQUE_LINKS: 2})
+    ) == (
+        1,
+        {UNIQUE_FEATURES: 3, NOT_NULL_TENURE: 2, UNIQUE_LINES: 2, CHANNEL: 2, UNIQUE_LINKS: 2},
+    )
 
 
 def test_a_full_build_checks_every_snapshot(warehouses: Warehouses, tmp_path: Path) -> None:
     warehouse = planted(warehouses.after_full_build, tmp_path, OLD_BAD_ROWS)
     assert failures_found(warehouse, tmp_path / "full") == (
         1,
-        {UNIQUE_FEATURES: 1, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, UNIQUE_LINKS: 1},
+        {UNIQUE_FEATURES: 1, NOT_NULL_TENURE: 1, UNIQUE_LINES: 1, CHANNEL: 1, UNIQUE_LINKS: 1},
     )
