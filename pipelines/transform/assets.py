@@ -1,8 +1,10 @@
 """dbt models as Dagster assets: one asset per model, keyed `[schema, model]`."""
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -35,6 +37,25 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
 
 translator = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+# dagster-dbt gives every dbt command a target folder of its own (`<op>-<run id>-<uuid>` under the
+# project's target/: manifest, compiled SQL, run results, dbt.log; about 12 MB). The newest are kept
+# to look into; without pruning, a daily schedule adds 4 GB a year.
+KEEP_DBT_RUN_FOLDERS = 14
+
+
+def prune_run_folders(
+    target_dir: Path, prefix: str, keep: int = KEEP_DBT_RUN_FOLDERS
+) -> list[Path]:
+    """Delete all but the `keep` newest folders named `<prefix>*` in `target_dir`; return them."""
+    folders = sorted(
+        (p for p in target_dir.glob(f"{prefix}*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
 
 
 class TransformConfig(dg.Config):
@@ -69,4 +90,12 @@ def warehouse_models(
     os.environ["WAREHOUSE_PATH"] = duckdb.database
     as_of = date.fromisoformat(config.features_as_of_date) if config.features_as_of_date else None
     args = dbt_build_args(full_refresh=config.full_refresh, features_as_of_date=as_of)
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    op_name = context.op_execution_context.op.name
+    removed = prune_run_folders(invocation.target_path.parent, prefix=f"{op_name}-")
+    if removed:
+        context.log.info(
+            f"Removed {len(removed)} older dbt run folder(s) from {invocation.target_path.parent}; "
+            f"the newest {KEEP_DBT_RUN_FOLDERS} stay"
+        )
