@@ -485,12 +485,27 @@ def feature_outcomes(
             )
         ]
     latest, previous = dates
-    counts = dict(
-        con.execute(
-            f"select as_of_date, count(*) from {table} where as_of_date in (?, ?) group by 1",
-            [latest, previous],
-        ).fetchall()
+    present = set(table_columns(con, table))
+    drift = rules.drift
+    features = [f for f in drift.features if f in present]
+    # one pass over the two snapshots: the customer counts and every feature's mean and quantiles
+    # (a statement per feature read them once each: at tier L 0.7 s against 0.4 s)
+    stats = [
+        f"{aggregate} as {feature}__{stat}"
+        for feature in features
+        for stat, aggregate in (
+            ("mean", f"avg({feature})"),
+            *((f"p{round(q * 100)}", f"quantile_cont({feature}, {q})") for q in drift.quantiles),
+        )
+    ]
+    result = con.execute(
+        f"select as_of_date, count(*) as customers{''.join(', ' + s for s in stats)} "
+        f"from {table} where as_of_date in (?, ?) group by 1",
+        [latest, previous],
     )
+    names = [d[0] for d in result.description]
+    by_date = {r[0]: dict(zip(names, r, strict=True)) for r in result.fetchall()}
+    counts = {day: row["customers"] for day, row in by_date.items()}
     ratio = counts[latest] / counts[previous]
     small_shop = counts[previous] < rules.min_customers
     outcomes = [
@@ -506,8 +521,6 @@ def feature_outcomes(
             ),
         )
     ]
-    present = set(table_columns(con, table))
-    drift = rules.drift
     if small_shop:
         outcomes.append(
             Outcome(
@@ -522,22 +535,12 @@ def feature_outcomes(
             )
         )
         return outcomes
-    for feature in drift.features:
-        if feature not in present:
-            continue
-        quantiles = ", ".join(
-            f"quantile_cont({feature}, {q}) as p{round(q * 100)}" for q in drift.quantiles
-        )
-        stats = con.execute(
-            f"select as_of_date, avg({feature}) as mean, {quantiles} from {table} "
-            "where as_of_date in (?, ?) group by 1",
-            [latest, previous],
-        )
-        names = [d[0] for d in stats.description][1:]
-        by_date = {r[0]: dict(zip(names, r[1:], strict=True)) for r in stats.fetchall()}
+    for feature in features:
+        prefix = f"{feature}__"
+        stat_names = [n.removeprefix(prefix) for n in names if n.startswith(prefix)]
         moved = []
-        for stat in names:
-            old, new = by_date[previous][stat], by_date[latest][stat]
+        for stat in stat_names:
+            old, new = by_date[previous][prefix + stat], by_date[latest][prefix + stat]
             if old is None or new is None:
                 continue
             change = abs(float(new) - float(old))
@@ -550,8 +553,11 @@ def feature_outcomes(
                 expectation=f"feature_distribution_stable_vs_previous_as_of_date({feature})",
                 severity=drift.severity,
                 observed_value={
-                    stat: [_round(by_date[previous][stat]), _round(by_date[latest][stat])]
-                    for stat in names
+                    stat: [
+                        _round(by_date[previous][prefix + stat]),
+                        _round(by_date[latest][prefix + stat]),
+                    ]
+                    for stat in stat_names
                 },
                 failures=moved,
                 detail=(
