@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipelines.metadata import markdown_table
-from pipelines.refit import MODELS_GROUP
+from pipelines.refit import MODELS_GROUP, RefitDecision
 from pipelines.resources import WAREHOUSE_POOL
 from pipelines.settings import get_paths
 
@@ -104,7 +104,16 @@ def _counts(customers: pl.DataFrame, column: str) -> pl.DataFrame:
     )
 
 
-def _model_source(made: str, decision: Any, made_here: bool, fallback: str | None) -> str:
+def _not_written(error: Exception, as_of: date) -> dg.Failure:
+    """The failure of a CLV fit or prediction; the library's message names the model, the
+    optimizer's verdict and the data."""
+    return dg.Failure(
+        description=f"{PREDICTIONS_TABLE} not written: {error}",
+        metadata={"as_of_date": str(as_of)},
+    )
+
+
+def _model_source(made: str, decision: RefitDecision, made_here: bool, fallback: str | None) -> str:
     """Where the day's model came from, in a sentence for the metadata: `made` ("trained",
     "fitted") on this run, the saved one, or the saved one because a due refit failed."""
     if fallback:
@@ -193,9 +202,11 @@ def customer_predictions(
     run fits one itself when there is none yet, its settings changed, churn also when the
     features lose a column it reads, or when it is older than `refit_every_days` and the
     `model_refit` run is a day late."""
+    from pipelines.predictive.churn import train_churn_model
     from pipelines.predictive.clv import ModelFitError
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import customer_predictions as predict
+    from pipelines.predictive.predict import fit_clv_model
     from pipelines.predictive.store import (
         latest_churn_model,
         latest_clv_model,
@@ -204,7 +215,7 @@ def customer_predictions(
         save_churn_model,
         save_clv_model,
     )
-    from pipelines.refit import DAILY_RUN_GRACE_DAYS, RefitDecision, should_refit
+    from pipelines.refit import DAILY_RUN_GRACE_DAYS, should_refit
 
     settings = load_predictive_config()
     churn_settings = settings["churn"]
@@ -244,37 +255,34 @@ def customer_predictions(
         f"and {orders.height} customer purchase days read"
     )
     started = time.perf_counter()
-    # When a model is refitted only for its age (or on request) and today's fit fails, the saved
-    # model still serves today: a shop keeps its churn risk and CLV while the cause is looked at.
+    # A due model is fitted first, with the functions the model_refit run uses; then the day is
+    # scored once with whichever models serve. A model refitted only for its age (or on request)
+    # whose new fit fails leaves the saved one in use today: the shop keeps its churn risk and CLV
+    # while the cause is looked at.
+    churn_trained_here = clv_fitted_here = False
     churn_fallback = clv_fallback = None
+    if churn_model is None:
+        new_churn = train_churn_model(features, orders, churn_settings)
+        if new_churn.classifier is None and decision.saved_usable:
+            churn_fallback = new_churn.validation.get("skipped", "no classifier was trained")
+            churn_model = load_churn_model(saved[0])
+        else:
+            churn_model, churn_trained_here = new_churn, True
+    if clv_model is None:
+        try:
+            new_clv, why = fit_clv_model(orders, latest, settings["clv"])
+        except ModelFitError as error:
+            if not clv_decision.saved_usable:
+                raise _not_written(error, latest) from error
+            new_clv, why = None, f"fitting a new one failed: {error}"
+        if new_clv is not None:
+            clv_model, clv_fitted_here = new_clv, True
+        elif clv_decision.saved_usable:
+            clv_fallback, clv_model = why, load_clv_model(saved_clv[0])
     try:
         predictions = predict(features, orders, settings, churn_model, clv_model)
     except ModelFitError as error:
-        if clv_model is not None or not clv_decision.saved_usable:
-            # The library's message names the model, the optimizer's verdict and the data.
-            raise dg.Failure(
-                description=f"{PREDICTIONS_TABLE} not written: {error}",
-                metadata={"as_of_date": str(latest)},
-            ) from error
-        clv_fallback = f"fitting a new one failed: {error}"
-        clv_model = load_clv_model(saved_clv[0])
-        predictions = predict(features, orders, settings, churn_model, clv_model)
-    rerun = False
-    if churn_model is None and predictions.churn_model.classifier is None and decision.saved_usable:
-        churn_fallback = predictions.churn_validation.get("skipped", "no classifier was trained")
-        churn_model, rerun = load_churn_model(saved[0]), True
-    if clv_model is None and predictions.clv_model is None and clv_decision.saved_usable:
-        clv_fallback = predictions.clv_skipped
-        clv_model, rerun = load_clv_model(saved_clv[0]), True
-    if rerun:
-        # what this run did fit is passed on as it is, not fitted a second time
-        predictions = predict(
-            features,
-            orders,
-            settings,
-            churn_model or predictions.churn_model,
-            clv_model or predictions.clv_model,
-        )
+        raise _not_written(error, latest) from error
     for model, reason in (("churn", churn_fallback), ("CLV", clv_fallback)):
         if reason:
             context.log.warning(f"The saved {model} model is used again today: {reason}")
@@ -282,7 +290,6 @@ def customer_predictions(
     metadata = prediction_metadata(predictions, context)
     metadata["feature_rows_read"] = features.height
     trained = predictions.churn_model
-    churn_trained_here = churn_model is None
     metadata["churn_model"] = _model_source("trained", decision, churn_trained_here, churn_fallback)
     if trained is not None and trained.trained_as_of is not None:
         metadata["churn_model_trained_as_of"] = str(trained.trained_as_of)
@@ -294,7 +301,6 @@ def customer_predictions(
         metadata["churn_model_path"] = dg.MetadataValue.path(str(path))
     fitted = predictions.clv_model
     if fitted is not None:
-        clv_fitted_here = clv_model is None
         metadata["clv_model"] = _model_source("fitted", clv_decision, clv_fitted_here, clv_fallback)
         metadata["clv_model_fitted_as_of"] = str(fitted.fitted_as_of)
         path = (

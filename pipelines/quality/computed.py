@@ -499,7 +499,7 @@ def feature_outcomes(
         )
     ]
     result = con.execute(
-        f"select as_of_date, count(*) as customers{''.join(', ' + s for s in stats)} "
+        f"select as_of_date, count(*) as customers{''.join(', ' + stat for stat in stats)} "
         f"from {table} where as_of_date in (?, ?) group by 1",
         [latest, previous],
     )
