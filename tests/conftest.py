@@ -17,10 +17,32 @@ import pytest
 
 from pipelines.settings import PROJECT_ROOT
 
+
+def sample_end() -> date:
+    """The last day of the samples the tests generate: yesterday, as a shop's newest export.
+
+    The samples' figures (how many customers bought twice, how the clusters fall) depend on the
+    day they end, so a failure seen on one day may not show on the next. `TEST_SAMPLE_END`
+    (YYYY-MM-DD, before today) generates them as on the day after it: `TEST_SAMPLE_END=2026-11-26
+    make test` is the run of 2026-11-27.
+    """
+    yesterday = date.today() - timedelta(days=1)
+    chosen = os.environ.get("TEST_SAMPLE_END")
+    if not chosen:
+        return yesterday
+    try:
+        end = date.fromisoformat(chosen)
+    except ValueError:
+        raise ValueError(f"TEST_SAMPLE_END: a date YYYY-MM-DD expected, found {chosen!r}") from None
+    if end > yesterday:
+        raise ValueError(f"TEST_SAMPLE_END: a day before today expected, found {chosen}")
+    return end
+
+
 # The tiny business every end-to-end test shares: generated once per test session.
 TINY_CUSTOMERS = 200
 TINY_DAYS = 60
-TINY_END = date.today() - timedelta(days=1)
+TINY_END = sample_end()
 
 
 @dataclass(frozen=True)

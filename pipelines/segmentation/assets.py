@@ -170,10 +170,15 @@ def model_metadata(refit: RefitDecision, model: Any, model_path: Any) -> dict[st
         # the saved model's k, refitted from its centres, was kept: report that model's own score
         metadata["silhouette"] = round(float(check["silhouette"]), 4)
         metadata.pop("resampling_stability_ari", None)  # a score of the fresh fit, not this one
+        fresh = (
+            f"a fresh k-means with k {check['best_k']}"
+            if check["best_k"] == check["previous_k"]
+            else f"the best fresh k {check['best_k']}"
+        )
         metadata["previous_k_kept"] = (
-            f"k {check['previous_k']} kept from the saved model: silhouette "
-            f"{check['silhouette']:.3f} against {check['best_silhouette']:.3f} for the best fresh "
-            f"k {check['best_k']}, agreement with the saved model {check['agreement_with_previous']:.3f}"
+            f"k {check['previous_k']} kept from the saved model, refitted from its centres: "
+            f"silhouette {check['silhouette']:.3f} against {check['best_silhouette']:.3f} for "
+            f"{fresh}, agreement with the saved model {check['agreement_with_previous']:.3f}"
         )
     if scores:
         metadata["k_scores"] = dg.MetadataValue.md(

@@ -302,14 +302,11 @@ class CustomerClusterer:
             )
             self.k_scores_, fitted_by_k = self._choose_k(matrix, sample, rng)
             k = _best_k(self.k_scores_, self.min_stability_ari, fallback=self.k_min)
-            if (
-                same_features
-                and previous.n_clusters_ != k
-                and k in self.k_scores_
-                and previous.n_clusters_ < len(sample)
-            ):
-                # A refit that would change k: does the previous grouping still hold on this
-                # data? k-means started from the previous centres finds it when it does.
+            if same_features and k in self.k_scores_ and previous.n_clusters_ < len(sample):
+                # A refit: does the previous grouping still hold on this data? k-means started
+                # from the previous centres finds it when it does. A fresh k-means can land in
+                # another local optimum, with another k or with the same one, and regroup
+                # customers who barely changed.
                 model, self.previous_k_check_ = self._previous_grouping(
                     frame, matrix, sample, previous, best=k
                 )

@@ -21,13 +21,13 @@ from pipelines.quality.checks import GATE
 from pipelines.quality.sensors import alert_on_run_failure
 from pipelines.run import landed_days, materialize_history
 from pipelines.settings import get_paths
-from tests.conftest import make_workspace
+from tests.conftest import make_workspace, sample_end
 
 # ~32 order lines a day: the size of the default sample's café (2,000 customers); a tiny shop's
 # 3-line day would only warn (docs/quality.md, small days)
 CUSTOMERS = 2000
 DAYS = 21
-END = date.today() - timedelta(days=1)
+END = sample_end()
 BAD_DAY, CLEAN_DAY = END - timedelta(days=1), END
 POS_GATE = ("raw/pos_order_lines", GATE)
 

@@ -479,7 +479,10 @@ def test_a_weekly_refit_keeps_k_and_ids_when_the_previous_grouping_still_holds()
     shown = model_metadata(RefitDecision(True, "due"), refit, Path("m.joblib"))
     assert shown["silhouette"] == round(check["silhouette"], 4)
     assert shown["silhouette"] != round(refit.k_scores_[5]["silhouette"], 4)
-    assert shown["previous_k_kept"].startswith("k 5 kept from the saved model: silhouette 0.8")
+    assert shown["previous_k_kept"].startswith(
+        "k 5 kept from the saved model, refitted from its centres: silhouette 0.8"
+    )
+    assert "for the best fresh k 4," in shown["previous_k_kept"]
     assert "resampling_stability_ari" not in shown
 
     # When the ring's customers are gone the saved grouping no longer fits: k changes.
@@ -487,6 +490,54 @@ def test_a_weekly_refit_keeps_k_and_ids_when_the_previous_grouping_still_holds()
     regrouped = two_features().fit(changed, as_of_date=AS_OF + timedelta(days=7), previous=saved)
     assert not regrouped.meta_["previous_k_check"]["kept"]
     assert regrouped.n_clusters_ == 3
+
+
+def _four_groups(bottom_right: float, top_right: float, seed: int = 3) -> pl.DataFrame:
+    """Four groups of 150 customers: at (0, 0) and (0, 10), and at the given x at y 0 and 10."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [bottom_right, 0.0], [0.0, 10.0], [top_right, 10.0]])
+    points = np.repeat(centres, 150, axis=0) + rng.normal(0, 0.7, (600, 2))
+    return pl.DataFrame(
+        {"customer_key": [f"c{i}" for i in range(600)], "x": points[:, 0], "y": points[:, 1]}
+    )
+
+
+def test_a_weekly_refit_with_the_same_k_keeps_the_saved_grouping_when_it_still_holds() -> None:
+    # Three groups for four: the two closest groups share one. A week ago the top two were
+    # closer (10 apart, the bottom two 10.5), and the saved model put them together. Today the
+    # bottom two are the closer pair by as little: a fresh k-means with the same k pairs them
+    # instead and moves the customers of three of the four groups, although no one moved more
+    # than half a unit. Started from the saved centres, k-means keeps the saved grouping, which
+    # separates today's customers within 0.03 of silhouette as well.
+    def clusterer(**overrides) -> CustomerClusterer:
+        return CustomerClusterer(features=["x", "y"], k_min=3, k_max=3, **overrides)
+
+    week_ago = _four_groups(bottom_right=10.5, top_right=10.0)
+    saved = clusterer(n_clusters=3).fit(week_ago, as_of_date=AS_OF)
+    today = _four_groups(bottom_right=10.0, top_right=10.5)
+    fresh = clusterer().fit(today, as_of_date=AS_OF + timedelta(days=7))
+    refit = clusterer().fit(today, as_of_date=AS_OF + timedelta(days=7), previous=saved)
+    fresh_agreement = adjusted_rand_score(saved.predict(today), fresh.predict(today))
+    print(f"\nfresh fit vs saved model: ARI {fresh_agreement:.3f}; check {refit.previous_k_check_}")
+    assert fresh_agreement < 0.5, "the fixture no longer makes a fresh fit regroup customers"
+    assert refit.n_clusters_ == 3
+    assert np.array_equal(saved.predict(today), refit.predict(today))
+    assert refit.cluster_names_ == saved.cluster_names_
+    check = refit.meta_["previous_k_check"]
+    assert check["kept"] and check["best_k"] == check["previous_k"] == 3
+    assert check["agreement_with_previous"] == 1.0
+    assert check["best_silhouette"] - 0.03 <= check["silhouette"] < check["best_silhouette"]
+    shown = model_metadata(RefitDecision(True, "due"), refit, Path("m.joblib"))
+    assert shown["previous_k_kept"].startswith(
+        "k 3 kept from the saved model, refitted from its centres: silhouette 0.6"
+    )
+    assert "for a fresh k-means with k 3," in shown["previous_k_kept"]
+
+    # When the bottom pair is clearly the closer one (10 against 12), the fresh grouping wins.
+    changed = _four_groups(bottom_right=10.0, top_right=12.0)
+    regrouped = clusterer().fit(changed, as_of_date=AS_OF + timedelta(days=7), previous=saved)
+    assert not regrouped.meta_["previous_k_check"]["kept"]
+    assert adjusted_rand_score(saved.predict(changed), regrouped.predict(changed)) < 0.5
 
 
 def test_weighted_draws_with_kept_cumulative_weights_are_numpys_draws() -> None:

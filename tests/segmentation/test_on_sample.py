@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import duckdb
@@ -29,11 +29,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from pipelines.resources import duckdb_resource
 from pipelines.segmentation.assets import SEGMENTS_KEY
-from tests.conftest import Workspace, make_workspace
+from tests.conftest import Workspace, make_workspace, sample_end
 
 CUSTOMERS = 1000
 DAYS = 240
-END = date.today() - timedelta(days=1)
+END = sample_end()
 
 # Personas whose planted behaviour shows in the clustering features (clustering.yaml): office
 # regulars buy small in-store baskets often on weekday mornings, bargain hunters buy online with

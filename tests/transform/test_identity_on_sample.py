@@ -7,12 +7,13 @@ printed and must both reach 0.98.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.conftest import sample_end
 from tests.transform.dbt_runner import run_dbt
 from tests.transform.identity_score import score_against_truth
 
@@ -44,7 +45,7 @@ def test_identity_resolution_precision_and_recall_on_default_sample(
         data_dir,
         customers=CUSTOMERS,
         days=DAYS,
-        end_date=date.today() - timedelta(days=1),
+        end_date=sample_end(),
         seed=42,
     )
     warehouse = tmp_path / "warehouse.duckdb"
