@@ -23,6 +23,7 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -45,11 +46,13 @@ END = sample_end()
 # so few are clustered.
 CLUSTERABLE_PERSONAS = ("office_regular", "bargain_hunter", "loyalist")
 PERSONA_ARI_TARGET = 0.8  # issue 6
-# What the default clustering measurably does on this sample (docs/segments.md: 0.456 at k 5 since
-# the fit takes customers in key order, 2026-12-01; 0.49 in the order read on 2026-11-30). A fit of this sample's latest day gave at
-# least 0.32 at every k from 3 to 10, so the floor is 0.3: far from the target, but clearly more
-# than chance (an ARI of 0), so a broken clustering still fails.
-PERSONA_ARI_FLOOR = 0.3
+# What the default clustering measurably does on this sample (docs/segments.md: 0.456 at k 5 on
+# the sample ending 2026-11-30). The sample changes with the day it ends (tests/conftest.py):
+# on the samples ending 2026-11-17 to 2026-12-01 it was 0.268 (k 10, on the sample ending
+# 2026-11-20) to 0.570. More groups split a persona and lower the index without mixing personas.
+# So the floor is 0.15: far from the target, but clearly more than chance, which the test
+# measures on the same customers (labels shuffled), so a broken clustering still fails.
+PERSONA_ARI_FLOOR = 0.15
 DAY_OVER_DAY_ARI = 0.9
 
 
@@ -207,7 +210,14 @@ def test_clusters_against_the_planted_personas(sample_runs: SampleRuns) -> None:
         f"timings (s): {', '.join(f'{k} {v:.0f}' for k, v in sample_runs.seconds.items())}"
     )
     assert chosen.height >= 100, "too few clustered customers of the clusterable personas"
-    assert ari >= PERSONA_ARI_FLOOR, f"ARI {ari:.3f} vs personas: no better than chance"
+    rng = np.random.default_rng(0)
+    clusters = chosen["cluster_id"].to_numpy()
+    chance = max(
+        adjusted_rand_score(chosen["persona"], rng.permutation(clusters)) for _ in range(200)
+    )
+    print(f"the best of 200 shuffles of the clusters over these customers: ARI {chance:.3f}")
+    assert chance < PERSONA_ARI_FLOOR / 3, f"the floor is not clearly above chance ({chance:.3f})"
+    assert ari >= PERSONA_ARI_FLOOR, f"ARI {ari:.3f} vs personas: not clearly better than chance"
 
 
 @pytest.mark.xfail(
