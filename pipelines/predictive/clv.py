@@ -343,8 +343,14 @@ def discounted_clv(
 
 
 def value_tiers(clv: pl.Series, tiers: dict[str, float], rest_label: str) -> pl.Series:
-    """Label by rank: the top share of CLV gets the first tier, the next share the second, ..."""
-    share_from_top = 1 - (clv.rank("ordinal", descending=False) - 1) / max(len(clv), 1)
+    """Label by rank: the top share of CLV gets the first tier, the next share the second, ...
+
+    A customer's place is the share of customers whose CLV is at least theirs, so equal CLVs
+    always get the same tier (customers with the same purchase history have the same CLV, and
+    a tier boundary can fall inside such a group): the group goes to the lower tier, and a
+    tier holds at most its share. Ranking ties by row order instead moved hundreds of
+    customers between tiers, and segments, from one run to the next on the same data."""
+    share_from_top = (len(clv) - clv.rank("min", descending=False) + 1) / max(len(clv), 1)
     label = pl.lit(rest_label)
     upper = 0.0
     bounds = []

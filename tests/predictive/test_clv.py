@@ -16,6 +16,7 @@ from pipelines.predictive.clv import (
     ModelFitError,
     clv_predictions,
     rfm_summary,
+    value_tiers,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -174,3 +175,17 @@ def test_clv_predictions_per_customer_from_orders() -> None:
     assert loyal["clv_12m"].mean() > 2 * lapsed["clv_12m"].mean()
     assert loyal["p_alive"].mean() > lapsed["p_alive"].mean() + 0.3
     assert (result["expected_purchases_365d"] >= result["expected_purchases_90d"]).all()
+
+
+def test_equal_clv_gets_the_same_tier_in_any_row_order() -> None:
+    # Ten customers; the top 20% boundary falls inside three with the same CLV (the same
+    # purchase history): all three go to the lower tier whatever order the rows come in, so
+    # High holds at most its 20% and nobody changes tier between two runs on the same data.
+    clv = [90.0, 50.0, 50.0, 50.0, 40.0, 30.0, 20.0, 10.0, 5.0, 1.0]
+    expected = ["High"] + ["Medium"] * 4 + ["Low"] * 5
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(len(clv))
+        labels = value_tiers(
+            pl.Series([clv[i] for i in order]), {"High": 0.2, "Medium": 0.3}, "Low"
+        )
+        assert [labels[int(np.flatnonzero(order == i)[0])] for i in range(len(clv))] == expected
