@@ -205,8 +205,8 @@ def customer_predictions(
     from pipelines.predictive.churn import train_churn_model
     from pipelines.predictive.clv import ModelFitError
     from pipelines.predictive.config import load_predictive_config
+    from pipelines.predictive.predict import ClvFit, fit_clv_model
     from pipelines.predictive.predict import customer_predictions as predict
-    from pipelines.predictive.predict import fit_clv_model
     from pipelines.predictive.store import (
         latest_churn_model,
         latest_clv_model,
@@ -260,7 +260,7 @@ def customer_predictions(
     # whose new fit fails leaves the saved one in use today: the shop keeps its churn risk and CLV
     # while the cause is looked at.
     churn_trained_here = clv_fitted_here = False
-    churn_fallback = clv_fallback = None
+    churn_fallback = clv_fallback = clv_predictions = None
     if churn_model is None:
         new_churn = train_churn_model(features, orders, churn_settings)
         if new_churn.classifier is None and decision.saved_usable:
@@ -270,17 +270,18 @@ def customer_predictions(
             churn_model, churn_trained_here = new_churn, True
     if clv_model is None:
         try:
-            new_clv, why = fit_clv_model(orders, latest, settings["clv"])
+            fit = fit_clv_model(orders, latest, settings["clv"])
         except ModelFitError as error:
             if not clv_decision.saved_usable:
                 raise _not_written(error, latest) from error
-            new_clv, why = None, f"fitting a new one failed: {error}"
-        if new_clv is not None:
-            clv_model, clv_fitted_here = new_clv, True
+            fit = ClvFit(None, f"fitting a new one failed: {error}")
+        if fit.model is not None:
+            # the fit predicted the day already: scoring uses its predictions as they are
+            clv_model, clv_predictions, clv_fitted_here = fit.model, fit.predictions, True
         elif clv_decision.saved_usable:
-            clv_fallback, clv_model = why, load_clv_model(saved_clv[0])
+            clv_fallback, clv_model = fit.note, load_clv_model(saved_clv[0])
     try:
-        predictions = predict(features, orders, settings, churn_model, clv_model)
+        predictions = predict(features, orders, settings, churn_model, clv_model, clv_predictions)
     except ModelFitError as error:
         raise _not_written(error, latest) from error
     for model, reason in (("churn", churn_fallback), ("CLV", clv_fallback)):
@@ -377,11 +378,12 @@ def fitted_clv_model(
     with duckdb.get_connection() as con:
         orders = con.sql(ORDERS_SQL).pl()
     try:
-        model, note = fit_clv_model(orders, latest, settings)
+        fit = fit_clv_model(orders, latest, settings)
     except ModelFitError as error:
         raise dg.Failure(
             description=f"CLV model not saved: {error}", metadata={"as_of_date": str(latest)}
         ) from error
+    model, note = fit.model, fit.note
     metadata: dict[str, Any] = {"as_of_date": str(latest), "clv_model": note}
     if model is None:
         metadata["clv_model"] = f"{note}; the saved model, if any, stays in use"

@@ -54,12 +54,24 @@ class Predictions:
         return self.clv_model.parameters if self.clv_model else {}
 
 
+@dataclass
+class ClvFit:
+    """What `fit_clv_model` made of the purchases before `as_of_date`: the models (None when the
+    shop has too few repeat customers yet), what they were fitted on or why none was, and the
+    fit's own predictions for `as_of_date` (the frame `customer_predictions` writes CLV from)."""
+
+    model: ClvModel | None
+    note: str
+    predictions: pl.DataFrame | None = None
+
+
 def customer_predictions(
     features_history: pl.DataFrame,
     orders: pl.DataFrame,
     config: dict[str, Any],
     churn_model: ChurnModel | None = None,
     clv_model: ClvModel | None = None,
+    clv_predictions: pl.DataFrame | None = None,
 ) -> Predictions:
     """Predictions for every customer of the latest as-of date of `features_history`.
 
@@ -70,24 +82,20 @@ def customer_predictions(
     Customers who never bought get nulls and the `no_purchase_label` segment. With fewer than
     `clv.min_repeat_customers` repeat customers (and no saved `clv_model`) no CLV model is
     fitted: the CLV columns are null for everyone and `clv_skipped` says why.
+    `clv_predictions` are a `ClvFit`'s own predictions, given with its `clv_model` when that was
+    fitted for this same as-of date (the daily run that fits CLV itself): they are used as they
+    are, and the day's purchases are not summarised and predicted a second time.
     """
     as_of_date = features_history["as_of_date"].max()
-    clv_config = config["clv"]
-    summary = _summary_before(orders, as_of_date)
-    clv_skipped = None
-    if clv_model is None:
-        repeaters = repeat_customers(summary).height
-        clv_skipped = _too_few_repeaters(repeaters, as_of_date, clv_config)
-    if clv_skipped:
-        clv = summary.select("customer_key", "first_purchase").with_columns(
-            pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
+    if clv_predictions is None:
+        clv, clv_model, clv_skipped = _day_clv(orders, as_of_date, config["clv"], clv_model)
+    elif clv_model is None or clv_model.fitted_as_of != as_of_date:
+        raise ValueError(
+            f"clv_predictions are a fit's own predictions for {as_of_date}: give them with the "
+            f"model fitted as of that day, not {clv_model.fitted_as_of if clv_model else 'none'}"
         )
-        clv = clv.with_columns(value_tier=pl.lit(None, pl.String))
     else:
-        clv, bgnbd, gamma_gamma = _clv(
-            summary, clv_config, (clv_model.bgnbd, clv_model.gamma_gamma) if clv_model else None
-        )
-        clv_model = clv_model or ClvModel(bgnbd, gamma_gamma, as_of_date)
+        clv, clv_skipped = clv_predictions, None
     if churn_model is None:
         churn_model = train_churn_model(features_history, orders, config["churn"])
     scores = churn_model.score(features_history, config["churn"])
@@ -110,21 +118,42 @@ def customer_predictions(
     )
 
 
-def fit_clv_model(
-    orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]
-) -> tuple[ClvModel | None, str]:
-    """The CLV models fitted on the purchases before `as_of_date` (the `model_refit` run's work),
-    and what they were fitted on; (None, why) for a shop with too few repeat customers yet. The
-    fit predicts its own summary first: one whose CLV is not finite raises `ModelFitError`."""
+def _day_clv(
+    orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any], clv_model: ClvModel | None
+) -> tuple[pl.DataFrame, ClvModel | None, str | None]:
+    """(CLV of every customer who bought before `as_of_date`, the model that predicted it, why
+    no model did): predicted with `clv_model`, else fitted on the day's purchase summary."""
     summary = _summary_before(orders, as_of_date)
+    if clv_model is not None:
+        clv, _, _ = _clv(summary, clv_config, (clv_model.bgnbd, clv_model.gamma_gamma))
+        return clv, clv_model, None
+    fit = _fit(summary, as_of_date, clv_config)
+    if fit.predictions is not None:
+        return fit.predictions, fit.model, None
+    clv = summary.select("customer_key", "first_purchase").with_columns(
+        pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
+    )
+    return clv.with_columns(value_tier=pl.lit(None, pl.String)), None, fit.note
+
+
+def fit_clv_model(orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]) -> ClvFit:
+    """The CLV models fitted on the purchases before `as_of_date` (the `model_refit` run's work),
+    what they were fitted on, and their predictions for `as_of_date`; no model and why for a shop
+    with too few repeat customers yet. Predictions that are not finite raise `ModelFitError`."""
+    return _fit(_summary_before(orders, as_of_date), as_of_date, clv_config)
+
+
+def _fit(summary: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]) -> ClvFit:
     repeaters = repeat_customers(summary).height
     skipped = _too_few_repeaters(repeaters, as_of_date, clv_config)
     if skipped:
-        return None, skipped
-    _, bgnbd, gamma_gamma = _clv(summary, clv_config, None)
-    return ClvModel(bgnbd, gamma_gamma, as_of_date), (
+        return ClvFit(None, skipped)
+    predictions, bgnbd, gamma_gamma = _clv(summary, clv_config, None)
+    return ClvFit(
+        ClvModel(bgnbd, gamma_gamma, as_of_date),
         f"fitted on {summary.height} customers' purchases before {as_of_date}, "
-        f"{repeaters} of them repeat customers"
+        f"{repeaters} of them repeat customers",
+        predictions,
     )
 
 

@@ -15,7 +15,7 @@ from pipelines.predictive.churn import (
     fit_churn_model,
 )
 from pipelines.predictive.config import DEFAULTS
-from pipelines.predictive.predict import PREDICTION_COLUMNS, customer_predictions
+from pipelines.predictive.predict import PREDICTION_COLUMNS, customer_predictions, fit_clv_model
 
 START = date(2025, 1, 6)
 DAYS = 420
@@ -175,6 +175,32 @@ def test_customer_predictions_give_every_latest_customer_one_row(shop) -> None:
     planted = pl.col("customer_key").str.slice(1).cast(pl.Int64) % 2 == 0
     assert buyers.filter(planted)["p_alive"].mean() < buyers.filter(~planted)["p_alive"].mean()
     assert set(predictions.clv_parameters) >= {"bgnbd_r", "gamma_gamma_q"}
+
+
+def test_a_clv_fit_made_for_the_day_scores_the_day_with_its_own_predictions(shop) -> None:
+    # A daily run that fits CLV itself (the first build, a late weekly refit) writes the fit's
+    # own predictions instead of summarising and predicting the day a second time: they must be
+    # what scoring the day with the fitted model gives.
+    features, orders = shop
+    latest_day = features["as_of_date"].max()
+    fit = fit_clv_model(orders, latest_day, DEFAULTS["clv"])
+    assert fit.model is not None and fit.model.fitted_as_of == latest_day
+    assert fit.note.startswith("fitted on 300 customers' purchases before")
+    churn = customer_predictions(features, orders, DEFAULTS).churn_model
+
+    reused = customer_predictions(features, orders, DEFAULTS, churn, fit.model, fit.predictions)
+    scored = customer_predictions(features, orders, DEFAULTS, churn, fit.model)
+
+    assert reused.clv_model is fit.model and reused.clv_skipped is None
+    key = ["customer_key"]
+    assert reused.customers.sort(key).equals(scored.customers.sort(key))
+    assert reused.customers["clv_12m"].is_not_null().sum() == 300
+
+    a_week_old = fit_clv_model(orders, latest_day - timedelta(days=7), DEFAULTS["clv"])
+    with pytest.raises(
+        ValueError, match=f"predictions for {latest_day}.*not {a_week_old.model.fitted_as_of}"
+    ):
+        customer_predictions(features, orders, DEFAULTS, churn, a_week_old.model, fit.predictions)
 
 
 def test_a_long_history_trains_on_a_sample_of_the_configured_size(shop) -> None:
