@@ -3,7 +3,7 @@ reused until they are due."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +22,7 @@ from pipelines.predictive.assets import (
     fitted_clv_model,
     trained_churn_model,
 )
-from pipelines.predictive.clv import clv_from_summary, purchase_summary
+from pipelines.predictive.clv import ClvModel, clv_from_summary, purchase_summary
 from pipelines.predictive.store import (
     CLV_PREFIX,
     PREFIX,
@@ -211,6 +211,18 @@ def _bands() -> dict[str, float]:
     return DEFAULTS["churn"]["risk_bands"]
 
 
+def _assert_predicted_with(
+    model: ClvModel, predictions: pl.DataFrame, orders: pl.DataFrame, as_of: date
+) -> None:
+    """Every buyer's p_alive, CLV and tier in `predictions` are what `model` predicts for `as_of`."""
+    summary = purchase_summary(orders.filter(pl.col("order_date") < as_of), as_of)
+    expected, _, _ = clv_from_summary(summary, fitted=(model.bgnbd, model.gamma_gamma))
+    compared = predictions.join(expected, on="customer_key", suffix="_saved")
+    assert compared.height == expected.height > 100
+    for column in ("p_alive", "clv_12m", "value_tier"):
+        assert (compared[column] == compared[f"{column}_saved"]).all(), column
+
+
 def test_clv_is_fitted_weekly_and_the_days_between_predict_with_the_saved_fit(
     history: tuple[pl.DataFrame, pl.DataFrame], tmp_path: Path
 ) -> None:
@@ -227,6 +239,9 @@ def test_clv_is_fitted_weekly_and_the_days_between_predict_with_the_saved_fit(
     saved = latest_clv_model(folder)
     assert saved is not None and Path(first["clv_model_path"]) == saved[0]
     assert saved[1]["parameters"] == {name: first[name] for name in parameters}
+    model = load_clv_model(saved[0])
+    # the day written is the fit's own prediction: what the saved model predicts for that day
+    _assert_predicted_with(model, first_predictions, orders, features["as_of_date"].max())
 
     # Three days later each customer's history is three days longer: predicted again from that
     # summary with the saved parameters, not fitted on it (a fit there gives other parameters).
@@ -238,13 +253,8 @@ def test_clv_is_fitted_weekly_and_the_days_between_predict_with_the_saved_fit(
     summary = purchase_summary(orders.filter(pl.col("order_date") < as_of), as_of)
     _, refitted, _ = clv_from_summary(summary)
     assert refitted.params_["alpha"] != second["bgnbd_alpha"], "a fit would have moved alpha"
-    model = load_clv_model(saved[0])
-    expected, _, _ = clv_from_summary(summary, fitted=(model.bgnbd, model.gamma_gamma))
-    compared = predictions.join(expected, on="customer_key", suffix="_saved")
-    assert compared.height == expected.height > 100
-    for column in ("p_alive", "clv_12m", "value_tier"):
-        assert (compared[column] == compared[f"{column}_saved"]).all(), column
-    stale = compared.join(first_predictions, on="customer_key", suffix="_first")
+    _assert_predicted_with(model, predictions, orders, as_of)
+    stale = predictions.join(first_predictions, on="customer_key", suffix="_first")
     assert (stale["p_alive"] != stale["p_alive_first"]).any(), "not the first day's predictions"
 
     # Eight days after the fit day, with no model_refit run in between, the daily run fits them;
