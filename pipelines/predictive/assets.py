@@ -203,7 +203,7 @@ def customer_predictions(
     features lose a column it reads, or when it is older than `refit_every_days` and the
     `model_refit` run is a day late."""
     from pipelines.predictive.churn import train_churn_model
-    from pipelines.predictive.clv import ModelFitError
+    from pipelines.predictive.clv import ClvModel, ModelFitError
     from pipelines.predictive.config import load_predictive_config
     from pipelines.predictive.predict import ClvFit, fit_clv_model
     from pipelines.predictive.predict import customer_predictions as predict
@@ -260,7 +260,7 @@ def customer_predictions(
     # whose new fit fails leaves the saved one in use today: the shop keeps its churn risk and CLV
     # while the cause is looked at.
     churn_trained_here = clv_fitted_here = False
-    churn_fallback = clv_fallback = clv_predictions = None
+    churn_fallback = clv_fallback = None
     if churn_model is None:
         new_churn = train_churn_model(features, orders, churn_settings)
         if new_churn.classifier is None and decision.saved_usable:
@@ -268,20 +268,21 @@ def customer_predictions(
             churn_model = load_churn_model(saved[0])
         else:
             churn_model, churn_trained_here = new_churn, True
+    # the saved model predicts the day; a fit made here already has, and is used as it is
+    clv: ClvModel | ClvFit | None = clv_model
     if clv_model is None:
         try:
-            fit = fit_clv_model(orders, latest, settings["clv"])
+            clv = fit_clv_model(orders, latest, settings["clv"])
+            why = clv.skipped
         except ModelFitError as error:
             if not clv_decision.saved_usable:
                 raise _not_written(error, latest) from error
-            fit = ClvFit(None, f"fitting a new one failed: {error}")
-        if fit.model is not None:
-            # the fit predicted the day already: scoring uses its predictions as they are
-            clv_model, clv_predictions, clv_fitted_here = fit.model, fit.predictions, True
-        elif clv_decision.saved_usable:
-            clv_fallback, clv_model = fit.note, load_clv_model(saved_clv[0])
+            clv, why = None, f"fitting a new one failed: {error}"
+        clv_fitted_here = why is None
+        if why and clv_decision.saved_usable:
+            clv_fallback, clv = why, load_clv_model(saved_clv[0])
     try:
-        predictions = predict(features, orders, settings, churn_model, clv_model, clv_predictions)
+        predictions = predict(features, orders, settings, churn_model, clv)
     except ModelFitError as error:
         raise _not_written(error, latest) from error
     for model, reason in (("churn", churn_fallback), ("CLV", clv_fallback)):

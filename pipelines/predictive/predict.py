@@ -58,11 +58,17 @@ class Predictions:
 class ClvFit:
     """What `fit_clv_model` made of the purchases before `as_of_date`: the models (None when the
     shop has too few repeat customers yet), what they were fitted on or why none was, and the
-    fit's own predictions for `as_of_date` (the frame `customer_predictions` writes CLV from)."""
+    day's CLV per customer who bought: the fit's own predictions, or nulls without a model."""
 
     model: ClvModel | None
     note: str
-    predictions: pl.DataFrame | None = None
+    predictions: pl.DataFrame
+    as_of_date: date
+
+    @property
+    def skipped(self) -> str | None:
+        """Why no model was fitted, or None."""
+        return None if self.model else self.note
 
 
 def customer_predictions(
@@ -70,39 +76,35 @@ def customer_predictions(
     orders: pl.DataFrame,
     config: dict[str, Any],
     churn_model: ChurnModel | None = None,
-    clv_model: ClvModel | None = None,
-    clv_predictions: pl.DataFrame | None = None,
+    clv: ClvModel | ClvFit | None = None,
 ) -> Predictions:
     """Predictions for every customer of the latest as-of date of `features_history`.
 
     CLV is fitted on orders strictly before that date (a quick fit: one row per distinct purchase
     history). Churn is trained on the feature history and its labels, unless a trained
     `churn_model` is given: then the history needs only the latest as-of date, which it scores.
-    A saved `clv_model` likewise predicts the day's purchase summary without fitting on it.
+    A saved model given as `clv` likewise predicts the day's purchase summary without fitting on
+    it; a `ClvFit` made for this same as-of date (the daily run that fits CLV itself) is used as
+    it is, and the day's purchases are not summarised and predicted a second time.
     Customers who never bought get nulls and the `no_purchase_label` segment. With fewer than
-    `clv.min_repeat_customers` repeat customers (and no saved `clv_model`) no CLV model is
-    fitted: the CLV columns are null for everyone and `clv_skipped` says why.
-    `clv_predictions` are a `ClvFit`'s own predictions, given with its `clv_model` when that was
-    fitted for this same as-of date (the daily run that fits CLV itself): they are used as they
-    are, and the day's purchases are not summarised and predicted a second time.
+    `clv.min_repeat_customers` repeat customers (and no saved model) no CLV model is fitted: the
+    CLV columns are null for everyone and `clv_skipped` says why.
     """
     as_of_date = features_history["as_of_date"].max()
-    if clv_predictions is None:
-        clv, clv_model, clv_skipped = _day_clv(orders, as_of_date, config["clv"], clv_model)
-    elif clv_model is None or clv_model.fitted_as_of != as_of_date:
+    if not isinstance(clv, ClvFit):
+        clv = _day_clv(orders, as_of_date, config["clv"], clv)
+    elif clv.as_of_date != as_of_date:
         raise ValueError(
-            f"clv_predictions are a fit's own predictions for {as_of_date}: give them with the "
-            f"model fitted as of that day, not {clv_model.fitted_as_of if clv_model else 'none'}"
+            f"a CLV fit's own predictions serve only the day it was made for: these are "
+            f"predictions for {as_of_date}, not {clv.as_of_date}"
         )
-    else:
-        clv, clv_skipped = clv_predictions, None
     if churn_model is None:
         churn_model = train_churn_model(features_history, orders, config["churn"])
     scores = churn_model.score(features_history, config["churn"])
     customers = (
         features_history.filter(pl.col("as_of_date") == as_of_date)
         .select("customer_key", "as_of_date")
-        .join(clv, on="customer_key", how="left")
+        .join(clv.predictions, on="customer_key", how="left")
         .join(scores.drop("as_of_date"), on="customer_key", how="left")
     )
     customers = customers.with_columns(
@@ -112,28 +114,21 @@ def customer_predictions(
         customers.select(PREDICTION_COLUMNS),
         churn_model.validation,
         churn_model.calibration,
-        clv_skipped,
+        clv.skipped,
         churn_model,
-        clv_model,
+        clv.model,
     )
 
 
 def _day_clv(
     orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any], clv_model: ClvModel | None
-) -> tuple[pl.DataFrame, ClvModel | None, str | None]:
-    """(CLV of every customer who bought before `as_of_date`, the model that predicted it, why
-    no model did): predicted with `clv_model`, else fitted on the day's purchase summary."""
+) -> ClvFit:
+    """The day's CLV: predicted with a saved `clv_model`, else fitted on the day's summary."""
     summary = _summary_before(orders, as_of_date)
-    if clv_model is not None:
-        clv, _, _ = _clv(summary, clv_config, (clv_model.bgnbd, clv_model.gamma_gamma))
-        return clv, clv_model, None
-    fit = _fit(summary, as_of_date, clv_config)
-    if fit.predictions is not None:
-        return fit.predictions, fit.model, None
-    clv = summary.select("customer_key", "first_purchase").with_columns(
-        pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS
-    )
-    return clv.with_columns(value_tier=pl.lit(None, pl.String)), None, fit.note
+    if clv_model is None:
+        return _fit(summary, as_of_date, clv_config)
+    predictions, _, _ = _clv(summary, clv_config, (clv_model.bgnbd, clv_model.gamma_gamma))
+    return ClvFit(clv_model, f"fitted as of {clv_model.fitted_as_of}", predictions, as_of_date)
 
 
 def fit_clv_model(orders: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]) -> ClvFit:
@@ -147,13 +142,18 @@ def _fit(summary: pl.DataFrame, as_of_date: date, clv_config: dict[str, Any]) ->
     repeaters = repeat_customers(summary).height
     skipped = _too_few_repeaters(repeaters, as_of_date, clv_config)
     if skipped:
-        return ClvFit(None, skipped)
+        nulls = summary.select("customer_key", "first_purchase").with_columns(
+            *(pl.lit(None, pl.Float64).alias(name) for name in NUMERIC_CLV_COLUMNS),
+            value_tier=pl.lit(None, pl.String),
+        )
+        return ClvFit(None, skipped, nulls, as_of_date)
     predictions, bgnbd, gamma_gamma = _clv(summary, clv_config, None)
     return ClvFit(
         ClvModel(bgnbd, gamma_gamma, as_of_date),
         f"fitted on {summary.height} customers' purchases before {as_of_date}, "
         f"{repeaters} of them repeat customers",
         predictions,
+        as_of_date,
     )
 
 

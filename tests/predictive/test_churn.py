@@ -188,7 +188,7 @@ def test_a_clv_fit_made_for_the_day_scores_the_day_with_its_own_predictions(shop
     assert fit.note.startswith("fitted on 300 customers' purchases before")
     churn = customer_predictions(features, orders, DEFAULTS).churn_model
 
-    reused = customer_predictions(features, orders, DEFAULTS, churn, fit.model, fit.predictions)
+    reused = customer_predictions(features, orders, DEFAULTS, churn, fit)
     scored = customer_predictions(features, orders, DEFAULTS, churn, fit.model)
 
     assert reused.clv_model is fit.model and reused.clv_skipped is None
@@ -200,7 +200,7 @@ def test_a_clv_fit_made_for_the_day_scores_the_day_with_its_own_predictions(shop
     with pytest.raises(
         ValueError, match=f"predictions for {latest_day}.*not {a_week_old.model.fitted_as_of}"
     ):
-        customer_predictions(features, orders, DEFAULTS, churn, a_week_old.model, fit.predictions)
+        customer_predictions(features, orders, DEFAULTS, churn, a_week_old)
 
 
 def test_a_long_history_trains_on_a_sample_of_the_configured_size(shop) -> None:
