@@ -88,10 +88,10 @@ sources_as_of as (
 -- 365 days) is the same running total minus the events that have left it: an event at t leaves
 -- the 90-day window of D once t < D - 90 days, so it is placed a second time, with the opposite
 -- sign, at the first snapshot with t + 90 days < as_of_date. Money is summed as decimal(18, 4)
--- (the amounts are cents) so an order and its leaving cancel to exactly 0. All sources go into
--- one stream of changes (union by name: a source's columns are null on the others' rows), so
--- the running totals need one sort per customer and the snapshots one range join, and no large
--- table is joined to another.
+-- (the amounts are cents) so an order and its leaving cancel to exactly 0. Each source sums its
+-- changes per customer and snapshot, and then all sources go into one stream of changes (union
+-- by name: a source's columns are null on the others' rows), so the running totals need one
+-- sort per customer and the snapshots one range join, and no large table is joined to another.
 
 {#- The stream's CTEs are written only when the stream is used: a daily run's compiled SQL holds
     what it runs. -#}
@@ -184,8 +184,53 @@ customer_changes as (
     },
 } %}
 
+{#- How each feature accumulates over a customer's changes:
+    (column in the changes, feature, type). -#}
+{%- set sums = [
+    ('purchases', 'frequency', 'bigint'), ('purchases_90d', 'frequency_90d', 'bigint'),
+    ('purchases_365d', 'frequency_365d', 'bigint'), ('online_orders', 'online_orders', 'bigint'),
+    ('weekend_orders', 'weekend_orders', 'bigint'), ('morning_orders', 'morning_orders', 'bigint'),
+    ('web_sessions', 'web_sessions', 'bigint'), ('web_sessions_30d', 'web_sessions_30d', 'bigint'),
+    ('web_sessions_90d', 'web_sessions_90d', 'bigint'),
+    ('cart_abandonments_30d', 'cart_abandonments_30d', 'bigint'),
+    ('support_tickets_365d', 'support_tickets_365d', 'bigint'),
+    ('satisfaction_scores_365d', 'satisfaction_scores_365d', 'bigint'),
+    ('email_opens_90d', 'email_opens_90d', 'bigint'),
+    ('email_clicks_90d', 'email_clicks_90d', 'bigint'),
+    ('net_revenue', 'monetary', 'double'), ('net_revenue_90d', 'monetary_90d', 'double'),
+    ('net_revenue_365d', 'monetary_365d', 'double'),
+    ('purchase_revenue', 'purchase_revenue', 'double'),
+    ('purchase_gross_revenue', 'purchase_gross_revenue', 'double'),
+    ('purchase_discount', 'purchase_discount', 'double'),
+    ('satisfaction_sum_365d', 'satisfaction_sum_365d', 'double'),
+    ('page_views_30d', 'page_views_30d', 'hugeint'),
+    ('page_views_90d', 'page_views_90d', 'hugeint'),
+    ('product_views_30d', 'product_views_30d', 'hugeint'),
+    ('add_to_carts_30d', 'add_to_carts_30d', 'hugeint'),
+    ('lines', 'lines', 'hugeint'), ('returned_lines', 'returned_lines', 'hugeint'),
+] -%}
+{%- set extremes = [
+    ('min', 'exists_from', 'exists_from'), ('min', 'first_seen_at', 'first_seen_at'),
+    ('min', 'purchase_at', 'first_order_at'), ('max', 'purchase_at', 'last_order_at'),
+    ('min', 'purchase_date', 'first_order_date'), ('max', 'purchase_date', 'last_order_date'),
+    ('max', 'visit_at', 'last_visit_at'),
+] -%}
+
+{#- Every column above must be one of the changes. -#}
+{%- set change_columns = ['exists_from', 'first_seen_at'] -%}
+{%- for source in event_sources.values() -%}
+    {%- do change_columns.extend(source.changes | map(attribute=0)) -%}
+{%- endfor -%}
+{%- for column in (extremes | map(attribute=1) | list) + (sums | map(attribute=0) | list) -%}
+    {%- if column not in change_columns -%}
+        {{ exceptions.raise_compiler_error(
+            "customer_features: the change column '" ~ column ~ "' is in no source's changes") }}
+    {%- endif -%}
+{%- endfor %}
+
 {%- for name, source in event_sources.items() %}
 {%- set windows = source.changes | map(attribute=2) | reject('none') | unique | list %}
+{%- set changed = source.changes | map(attribute=0) | list %}
 
 {{ name }}_events as (
     select customer_key, {{ source.columns | join(', ') }}
@@ -220,7 +265,7 @@ customer_changes as (
     {%- endfor %}
 ),
 
-{{ name }}_changes as (
+{{ name }}_event_changes as (
     -- what each event adds at the snapshot that first sees it
     select
         customer_key,
@@ -241,6 +286,22 @@ customer_changes as (
     from {{ name }}_windows
     where leaves_{{ window }}d_from is not null
     {%- endfor %}
+),
+
+{{ name }}_changes as (
+    -- summed per customer and snapshot here, on the source's few columns: grouping the stream
+    -- of all sources, where every row carries every source's columns, took longer
+    select
+        customer_key,
+        changes_from
+        {%- for agg, column, feature in extremes if column in changed %},
+        {{ agg }}({{ column }}) as {{ feature }}
+        {%- endfor %}
+        {%- for column, feature, type in sums if column in changed %},
+        sum({{ column }}) as {{ column }}
+        {%- endfor %}
+    from {{ name }}_event_changes
+    group by customer_key, changes_from
 ),
 {%- endif %}
 {%- endfor %}
@@ -309,50 +370,6 @@ changes as (
 ),
 {%- endif %}
 
-{#- How each feature accumulates over a customer's changes:
-    (column in the changes, feature, type). -#}
-{%- set sums = [
-    ('purchases', 'frequency', 'bigint'), ('purchases_90d', 'frequency_90d', 'bigint'),
-    ('purchases_365d', 'frequency_365d', 'bigint'), ('online_orders', 'online_orders', 'bigint'),
-    ('weekend_orders', 'weekend_orders', 'bigint'), ('morning_orders', 'morning_orders', 'bigint'),
-    ('web_sessions', 'web_sessions', 'bigint'), ('web_sessions_30d', 'web_sessions_30d', 'bigint'),
-    ('web_sessions_90d', 'web_sessions_90d', 'bigint'),
-    ('cart_abandonments_30d', 'cart_abandonments_30d', 'bigint'),
-    ('support_tickets_365d', 'support_tickets_365d', 'bigint'),
-    ('satisfaction_scores_365d', 'satisfaction_scores_365d', 'bigint'),
-    ('email_opens_90d', 'email_opens_90d', 'bigint'),
-    ('email_clicks_90d', 'email_clicks_90d', 'bigint'),
-    ('net_revenue', 'monetary', 'double'), ('net_revenue_90d', 'monetary_90d', 'double'),
-    ('net_revenue_365d', 'monetary_365d', 'double'),
-    ('purchase_revenue', 'purchase_revenue', 'double'),
-    ('purchase_gross_revenue', 'purchase_gross_revenue', 'double'),
-    ('purchase_discount', 'purchase_discount', 'double'),
-    ('satisfaction_sum_365d', 'satisfaction_sum_365d', 'double'),
-    ('page_views_30d', 'page_views_30d', 'hugeint'),
-    ('page_views_90d', 'page_views_90d', 'hugeint'),
-    ('product_views_30d', 'product_views_30d', 'hugeint'),
-    ('add_to_carts_30d', 'add_to_carts_30d', 'hugeint'),
-    ('lines', 'lines', 'hugeint'), ('returned_lines', 'returned_lines', 'hugeint'),
-] -%}
-{%- set extremes = [
-    ('min', 'exists_from', 'exists_from'), ('min', 'first_seen_at', 'first_seen_at'),
-    ('min', 'purchase_at', 'first_order_at'), ('max', 'purchase_at', 'last_order_at'),
-    ('min', 'purchase_date', 'first_order_date'), ('max', 'purchase_date', 'last_order_date'),
-    ('max', 'visit_at', 'last_visit_at'),
-] -%}
-
-{#- Every column above must be one of the changes. -#}
-{%- set change_columns = ['exists_from', 'first_seen_at'] -%}
-{%- for source in event_sources.values() -%}
-    {%- do change_columns.extend(source.changes | map(attribute=0)) -%}
-{%- endfor -%}
-{%- for column in (extremes | map(attribute=1) | list) + (sums | map(attribute=0) | list) -%}
-    {%- if column not in change_columns -%}
-        {{ exceptions.raise_compiler_error(
-            "customer_features: the change column '" ~ column ~ "' is in no source's changes") }}
-    {%- endif -%}
-{%- endfor %}
-
 {% if sum_directly %}
 -- A few snapshots: each summed straight from the events seen before it, a window being a filter
 -- on the same sum. The stream of changes serves a backfill's hundred snapshots in one pass, but
@@ -419,7 +436,7 @@ changes_per_snapshot as (
         customer_key,
         changes_from,
         {%- for agg, column, feature in extremes %}
-        {{ agg }}({{ column }}) as {{ feature }},
+        {{ agg }}({{ feature }}) as {{ feature }},
         {%- endfor %}
         {%- for column, feature, type in sums %}
         sum({{ column }}) as {{ column }},
