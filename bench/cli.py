@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from bench.landing import landed_days
 from bench.measure import run_measured
 from bench.report import MB, MODEL_REFIT, floor_ratios, judge, markdown
@@ -40,6 +42,14 @@ PYTHON = sys.executable
 # a run folder as it was before its one-day run, beside it (`--keep-before-day`)
 KEPT_SUFFIX = ".before_day"
 KEPT_INFO = "kept.json"
+# what a one-day run reads its day from: the raw tables of the landed extracts, by entity
+DAY_TABLES = {
+    "order lines": "pos_order_lines",
+    "web events": "web_events",
+    "contacts": "crm_contacts",
+    "email events": "crm_email_events",
+    "tickets": "crm_tickets",
+}
 
 
 def log(message: str) -> None:
@@ -161,6 +171,34 @@ def pipeline_run(
         f"peak {summary['peak_rss_mb']:.0f} MB"
     )
     return summary
+
+
+def what_the_day_held(warehouse: Path, day: date) -> dict[str, Any]:
+    """What a one-day run had to handle, read from its warehouse once its process has ended: the
+    customers it knows (each one segmented, scored and published), and per raw table the rows
+    loaded for the day and in all (quarantined rows of the day apart). A warehouse the run left
+    without those tables gives the error instead: the timings must not be lost over it."""
+    try:
+        return _day_held(warehouse, day)
+    except duckdb.Error as error:
+        log(f"{warehouse}: could not count what the day held: {error}")
+        return {"error": str(error)}
+
+
+def _day_held(warehouse: Path, day: date) -> dict[str, Any]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        customers = con.sql("select count(*) from marts.customers").fetchall()[0][0]
+        rows = {}
+        for entity, table in DAY_TABLES.items():
+            day_rows, all_rows = con.sql(
+                f"select count(*) filter (where _partition_date = $day), count(*) from raw.{table}",
+                params={"day": day},
+            ).fetchall()[0]
+            rows[entity] = {"day": day_rows, "all": all_rows}
+        quarantined = con.sql(
+            "select count(*) from raw.quarantine where partition_date = $day", params={"day": day}
+        ).fetchall()[0][0]
+    return {"customers": customers, "raw_rows": rows, "quarantined_on_the_day": quarantined}
 
 
 def side_run(module: str, args: list[str], work: Path) -> dict[str, Any]:
@@ -394,6 +432,9 @@ def run_tier(
         runs[warehouse.one_day] = pipeline_run(
             warehouse.one_day, warehouse.folder, first, [warehouse.day], single_day=True
         )
+        runs[warehouse.one_day]["held"] = what_the_day_held(
+            warehouse.folder / "warehouse.duckdb", warehouse.day
+        )
     runs[MODEL_REFIT] = model_refit_run(built[0], first)
 
     span = [
@@ -436,6 +477,9 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         kept[warehouse.one_day] = restore_before_day(warehouse.folder, warehouse.day, tier)
         runs[warehouse.one_day] = pipeline_run(
             warehouse.one_day, warehouse.folder, days[0], [warehouse.day], single_day=True
+        )
+        runs[warehouse.one_day]["held"] = what_the_day_held(
+            warehouse.folder / "warehouse.duckdb", warehouse.day
         )
     runs[MODEL_REFIT] = model_refit_run(built[0], days[0])
     result: dict[str, Any] = {

@@ -185,6 +185,43 @@ def _side_by_side(
     return lines
 
 
+def _what_the_days_held(
+    runs: dict[str, Any], names: tuple[str, str], labels: tuple[str, str]
+) -> list[str]:
+    """The customers and rows each one-day run had to handle, side by side: a day of a grown
+    shop is larger, and the ratio of the runs reads differently beside it."""
+    first, second = ((runs.get(name) or {}).get("held") for name in names)
+    if not (first and second) or "error" in first or "error" in second:
+        return []
+
+    def row(what: str, a: int, b: int) -> str:
+        return f"| {what} | {_fmt(a)} | {_fmt(b)} | {f'{a / b:.2f}x' if b else '-'} |"
+
+    lines = [
+        "",
+        "What each day's run had to handle (counted in its warehouse after the run):",
+        "",
+        f"| | {labels[0]} | {labels[1]} | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    customers = "customers known (each segmented, scored, published)"
+    lines.append(row(customers, first["customers"], second["customers"]))
+    for entity, rows in first["raw_rows"].items():
+        other = second["raw_rows"].get(entity, {})
+        lines.append(row(f"{entity} loaded for the day", rows["day"], other.get("day", 0)))
+    for entity, rows in first["raw_rows"].items():
+        other = second["raw_rows"].get(entity, {})
+        lines.append(row(f"{entity} in all days", rows["all"], other.get("all", 0)))
+    lines.append(
+        row(
+            "rows quarantined on the day",
+            first["quarantined_on_the_day"],
+            second["quarantined_on_the_day"],
+        )
+    )
+    return lines
+
+
 def _model_refit(run: dict[str, Any] | None) -> list[str]:
     """The weekly `model_refit` run's steps: the model fits the daily runs no longer do."""
     if not run:
@@ -299,6 +336,9 @@ def markdown(result: dict[str, Any]) -> str:
         ("incremental_2y", "incremental_1y"),
         "The one-day runs: 2 years of history beside 1 year",
         ("2 years", "1 year"),
+    )
+    lines += _what_the_days_held(
+        result["runs"], ("incremental_2y", "incremental_1y"), ("2 years", "1 year")
     )
     lines += _model_refit(result["runs"].get(MODEL_REFIT))
     if result.get("floor") and result.get("floor_ratios"):

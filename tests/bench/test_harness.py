@@ -20,6 +20,8 @@ from bench.landing import landed_days, landed_files
 from bench.measure import run_measured
 from bench.report import judge, markdown
 from bench.steps import run_windows
+from pipelines.ingest.schema import quarantine_ddl
+from tests.transform.raw_tables import create_raw_tables, espresso_line, insert_rows
 
 ORDER_HEADER = "order_id,line_number,ordered_at,channel,store_id,customer_id,sku,category_code,quantity,unit_price,discount_amount"
 
@@ -380,3 +382,57 @@ def test_a_measured_run_finds_dbts_saved_parse_for_its_own_warehouse(tmp_path: P
     parse_for(two_years, tmp_path / "parse.log")
     assert "Unable to do partial parsing" not in parse(two_years)
     assert "Unable to do partial parsing because profile has changed" in parse(one_year)
+
+
+def test_what_a_one_day_run_had_to_handle_is_counted_and_set_beside_the_other_day(
+    tmp_path: Path,
+) -> None:
+    from bench.cli import what_the_day_held
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        for day, order_ids in (("2025-03-02", ["o1", "o2"]), ("2025-03-03", ["o3"])):
+            lines = [
+                espresso_line(o, f"{day} 09:00:00", email="ann@example.com") for o in order_ids
+            ]
+            insert_rows(
+                con, "pos_order_lines", lines, partition_date=day, loaded_at=f"{day} 23:00:00"
+            )
+        con.execute(quarantine_ddl())
+        con.execute(
+            "insert into raw.quarantine (source, entity, partition_date, reason) values "
+            "('pos', 'order_lines', date '2025-03-03', 'malformed_row'), "
+            "('pos', 'order_lines', date '2025-03-02', 'malformed_row')"
+        )
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.customers as select * from (values ('k1'), ('k2')) t(customer_key)"
+        )
+
+    held = what_the_day_held(warehouse, date(2025, 3, 3))
+
+    assert held["customers"] == 2
+    assert held["raw_rows"]["order lines"] == {"day": 1, "all": 3}
+    assert held["raw_rows"]["web events"] == {"day": 0, "all": 0}
+    assert held["quarantined_on_the_day"] == 1
+    # a warehouse the run left without its marts costs the counts, never the timings
+    bare = tmp_path / "bare.duckdb"
+    duckdb.connect(str(bare)).close()
+    assert "error" in what_the_day_held(bare, date(2025, 3, 3))
+
+    result = measured_result("L", 700.0, 40.0, 60.0)
+    result["runs"]["incremental_2y"]["held"] = held
+    result["runs"]["incremental_1y"]["held"] = {
+        "customers": 1,
+        "raw_rows": {entity: {"day": 1, "all": 2} for entity in held["raw_rows"]},
+        "quarantined_on_the_day": 0,
+    }
+    result["targets"] = judge(result)
+    table = markdown(result)
+
+    assert "| customers known (each segmented, scored, published) | 2 | 1 | 2.00x |" in table
+    assert "| order lines loaded for the day | 1 | 1 | 1.00x |" in table
+    assert "| order lines in all days | 3 | 2 | 1.50x |" in table
+    assert "| web events loaded for the day | 0 | 1 | 0.00x |" in table
+    assert "| rows quarantined on the day | 1 | 0 | - |" in table
