@@ -378,6 +378,16 @@ def warehouses(work: Path, days: list[date]) -> list[Warehouse]:
     ]
 
 
+def one_day_run(warehouse: Warehouse, first_day: date) -> dict[str, Any]:
+    """The warehouse's one-day run, one partition as the daily schedule runs it, and what the
+    day held."""
+    run = pipeline_run(
+        warehouse.one_day, warehouse.folder, first_day, [warehouse.day], single_day=True
+    )
+    run["held"] = what_the_day_held(warehouse.folder / "warehouse.duckdb", warehouse.day)
+    return run
+
+
 def model_refit_run(two_years: Warehouse, first_day: date) -> dict[str, Any]:
     """The weekly `model_refit` run on the two-year warehouse after its one-day run: the three
     models fitted again, as its schedule does the morning after a daily run."""
@@ -429,12 +439,7 @@ def run_tier(
         )
         if keep:
             keep_before_day(warehouse.folder, warehouse.day)
-        runs[warehouse.one_day] = pipeline_run(
-            warehouse.one_day, warehouse.folder, first, [warehouse.day], single_day=True
-        )
-        runs[warehouse.one_day]["held"] = what_the_day_held(
-            warehouse.folder / "warehouse.duckdb", warehouse.day
-        )
+        runs[warehouse.one_day] = one_day_run(warehouse, first)
     runs[MODEL_REFIT] = model_refit_run(built[0], first)
 
     span = [
@@ -475,12 +480,7 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
     kept: dict[str, dict[str, str]] = {}
     for warehouse in built:
         kept[warehouse.one_day] = restore_before_day(warehouse.folder, warehouse.day, tier)
-        runs[warehouse.one_day] = pipeline_run(
-            warehouse.one_day, warehouse.folder, days[0], [warehouse.day], single_day=True
-        )
-        runs[warehouse.one_day]["held"] = what_the_day_held(
-            warehouse.folder / "warehouse.duckdb", warehouse.day
-        )
+        runs[warehouse.one_day] = one_day_run(warehouse, days[0])
     runs[MODEL_REFIT] = model_refit_run(built[0], days[0])
     result: dict[str, Any] = {
         **what_was_measured(tier, days, commit_at_start),
