@@ -136,6 +136,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    """`a` over `b` as `1.38x`, or `-` when there is nothing to divide by."""
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
 def _side_by_side(
     runs: dict[str, Any],
     names: tuple[str, str],
@@ -146,9 +151,6 @@ def _side_by_side(
     first, second = runs.get(names[0]), runs.get(names[1])
     if not (first and second):
         return []
-
-    def ratio(a: float | None, b: float | None) -> str:
-        return f"{a / b:.2f}x" if a is not None and b else "-"
 
     lines = [
         "",
@@ -162,11 +164,11 @@ def _side_by_side(
         other = second_steps.get(step["step"])
         lines.append(
             f"| {step['step']} | {_fmt(step['wall_s'])} | {_fmt(other)} | "
-            f"{ratio(step['wall_s'], other)} |"
+            f"{_ratio(step['wall_s'], other)} |"
         )
     lines.append(
         f"| whole run (process) | {_fmt(first['wall_s'])} | {_fmt(second['wall_s'])} | "
-        f"{ratio(first['wall_s'], second['wall_s'])} |"
+        f"{_ratio(first['wall_s'], second['wall_s'])} |"
     )
     second_models = {m["asset"]: m["seconds"] for m in second.get("models", [])}
     if first.get("models"):
@@ -180,7 +182,7 @@ def _side_by_side(
             other = second_models.get(model["asset"])
             lines.append(
                 f"| {model['asset']} | {_fmt(model['seconds'], 2)} | {_fmt(other, 2)} | "
-                f"{ratio(model['seconds'], other)} |"
+                f"{_ratio(model['seconds'], other)} |"
             )
     return lines
 
@@ -195,7 +197,7 @@ def _what_the_days_held(
         return []
 
     def row(what: str, a: int, b: int) -> str:
-        return f"| {what} | {_fmt(a)} | {_fmt(b)} | {f'{a / b:.2f}x' if b else '-'} |"
+        return f"| {what} | {_fmt(a)} | {_fmt(b)} | {_ratio(a, b)} |"
 
     lines = [
         "",
@@ -206,12 +208,10 @@ def _what_the_days_held(
     ]
     customers = "customers known (each segmented, scored, published)"
     lines.append(row(customers, first["customers"], second["customers"]))
-    for entity, rows in first["raw_rows"].items():
-        other = second["raw_rows"].get(entity, {})
-        lines.append(row(f"{entity} loaded for the day", rows["day"], other.get("day", 0)))
-    for entity, rows in first["raw_rows"].items():
-        other = second["raw_rows"].get(entity, {})
-        lines.append(row(f"{entity} in all days", rows["all"], other.get("all", 0)))
+    for count, what in (("day", "loaded for the day"), ("all", "in all days")):
+        for entity, rows in first["raw_rows"].items():
+            other = second["raw_rows"].get(entity, {})
+            lines.append(row(f"{entity} {what}", rows[count], other.get(count, 0)))
     lines.append(
         row(
             "rows quarantined on the day",
