@@ -1,4 +1,5 @@
-"""A session that crosses midnight arrives in two daily drops; the daily run aggregates it whole.
+"""Web events arrive in daily drops: a session that crosses midnight arrives in two of them and
+the daily run aggregates it whole; an event sent again in a later drop stays one event.
 
 The daily build of int_web_sessions_aggregated reads only the events at or after the earliest
 new event or the stored start of a session that got new events (a constant DuckDB prunes by), so
@@ -73,3 +74,38 @@ def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
     # a run with nothing new writes nothing and keeps every session
     run_dbt(warehouse, tmp_path / "nothing_new", select)
     assert sessions(warehouse) == daily
+
+
+def test_an_event_sent_again_in_a_later_drop_is_one_event_the_newest_loads(
+    tmp_path: Path,
+) -> None:
+    """The web export sends a day's event again the next day, with its device corrected: the
+    store keeps one row for it, the newer one, and the session counts it once."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    first = {**page_view("evening", "2025-03-03 21:00:00"), "device_category": "Desktop"}
+    load_day(warehouse, "2025-03-03", web_events=[first])
+    select = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
+    run_dbt(warehouse, tmp_path / "first", select)
+
+    corrected = {**first, "device_category": "Mobile"}
+    load_day(
+        warehouse,
+        "2025-03-04",
+        web_events=[corrected, page_view("evening", "2025-03-04 00:05:00")],
+    )
+    run_dbt(warehouse, tmp_path / "daily", select)
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = con.sql(
+            "select event_timestamp, device_category, _loaded_at "
+            "from intermediate.int_web_events_deduplicated order by event_timestamp"
+        ).fetchall()
+    assert stored == [
+        (datetime(2025, 3, 3, 21), "mobile", datetime(2025, 3, 5, 2)),
+        (datetime(2025, 3, 4, 0, 5), None, datetime(2025, 3, 5, 2)),
+    ]
+    assert sessions(warehouse)["evening"] == (
+        2,
+        datetime(2025, 3, 3, 21),
+        datetime(2025, 3, 4, 0, 5),
+    )

@@ -2,10 +2,14 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='event_key',
+        unique_key=['event_key', 'event_date'],
         pre_hook="{{ record_loads_written() }}",
     )
 }}
+{#- The unique key: event_date is part of what event_key hashes (the timestamp), so the pair names
+    the same rows as the key alone. With it, the daily delete skips the row groups of other days
+    instead of comparing every stored key: 1.2 s -> 0.02 s for a day's 64,054 events in a 34.6M
+    store at tier L (docs/performance.md). -#}
 
 with
 
