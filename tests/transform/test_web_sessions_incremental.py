@@ -18,6 +18,7 @@ from tests.transform.dbt_runner import run_dbt
 from tests.transform.raw_tables import load_day
 
 SESSIONS = "intermediate.int_web_sessions_aggregated"
+BUILD_SESSIONS = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
 
 
 def page_view(session_id: str, at: str) -> dict[str, object]:
@@ -47,8 +48,7 @@ def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
             page_view("late", "2025-03-03 23:50:00"),
         ],
     )
-    select = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
-    run_dbt(warehouse, tmp_path / "first", select)
+    run_dbt(warehouse, tmp_path / "first", BUILD_SESSIONS)
 
     load_day(
         warehouse,
@@ -58,7 +58,7 @@ def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
             page_view("next", "2025-03-04 10:00:00"),
         ],
     )
-    run_dbt(warehouse, tmp_path / "daily", select)
+    run_dbt(warehouse, tmp_path / "daily", BUILD_SESSIONS)
 
     daily = sessions(warehouse)
     assert daily == {
@@ -68,11 +68,11 @@ def test_a_session_across_two_drops_is_aggregated_whole(tmp_path: Path) -> None:
     }
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copy(warehouse, rebuilt)
-    run_dbt(rebuilt, tmp_path / "rebuild", [*select, "--full-refresh"])
+    run_dbt(rebuilt, tmp_path / "rebuild", [*BUILD_SESSIONS, "--full-refresh"])
     assert sessions(rebuilt) == daily
 
     # a run with nothing new writes nothing and keeps every session
-    run_dbt(warehouse, tmp_path / "nothing_new", select)
+    run_dbt(warehouse, tmp_path / "nothing_new", BUILD_SESSIONS)
     assert sessions(warehouse) == daily
 
 
@@ -84,8 +84,7 @@ def test_an_event_sent_again_in_a_later_drop_is_one_event_the_newest_loads(
     warehouse = tmp_path / "warehouse.duckdb"
     first = {**page_view("evening", "2025-03-03 21:00:00"), "device_category": "Desktop"}
     load_day(warehouse, "2025-03-03", web_events=[first])
-    select = ["run", "--select", f"+{SESSIONS.split('.')[1]}"]
-    run_dbt(warehouse, tmp_path / "first", select)
+    run_dbt(warehouse, tmp_path / "first", BUILD_SESSIONS)
 
     corrected = {**first, "device_category": "Mobile"}
     load_day(
@@ -93,7 +92,7 @@ def test_an_event_sent_again_in_a_later_drop_is_one_event_the_newest_loads(
         "2025-03-04",
         web_events=[corrected, page_view("evening", "2025-03-04 00:05:00")],
     )
-    run_dbt(warehouse, tmp_path / "daily", select)
+    run_dbt(warehouse, tmp_path / "daily", BUILD_SESSIONS)
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         stored = con.sql(
