@@ -231,11 +231,18 @@ customer_changes as (
 {%- for name, source in event_sources.items() %}
 {%- set windows = source.changes | map(attribute=2) | reject('none') | unique | list %}
 {%- set changed = source.changes | map(attribute=0) | list %}
+{%- set all_in_windows = source.changes | map(attribute=2) | select('none') | list | length == 0 %}
 
 {{ name }}_events as (
     select customer_key, {{ source.columns | join(', ') }}
     from {{ source.relation }}
     where customer_key is not null
+    {%- if sum_directly and all_in_windows %}
+        -- each of this source's features counts in a window: an event too old for the longest
+        -- window of the earliest snapshot built counts in none of them
+        and {{ source.window_from }} + interval {{ windows | max }} day
+            >= (select min(as_of_date) from snapshot_dates)
+    {%- endif %}
 ),
 {%- if not sum_directly %}
 
@@ -312,10 +319,9 @@ customer_changes as (
 -- last one set; a customer whose categories are all net returned gets a struct of nulls.
 category_change_points as (
     {%- if sum_directly %}
-    -- ranked as of each snapshot built
-    select distinct category_running.customer_key, snapshot_dates.as_of_date as changes_from
-    from category_running
-    inner join snapshot_dates on category_running.visible_from <= snapshot_dates.as_of_date
+    -- each snapshot built: every total that holds on it is read directly (joining the customers
+    -- with a total visible by then back to their totals took twice as long at tier L)
+    select as_of_date as changes_from from snapshot_dates
     {%- else %}
     select distinct customer_key, visible_from as changes_from
     from category_running
@@ -324,7 +330,7 @@ category_change_points as (
 
 category_totals_at_change as (
     select
-        category_change_points.customer_key,
+        category_running.customer_key,
         category_change_points.changes_from,
         category_running.category_code,
         category_running.net_revenue,
@@ -336,11 +342,13 @@ category_totals_at_change as (
         end as share
     from category_change_points
     inner join category_running
-        on category_change_points.customer_key = category_running.customer_key
-        and category_change_points.changes_from >= category_running.visible_from
+        on category_change_points.changes_from >= category_running.visible_from
         and category_change_points.changes_from < category_running.changes_at
+        {%- if not sum_directly %}
+        and category_change_points.customer_key = category_running.customer_key
+        {%- endif %}
     window per_change as (
-        partition by category_change_points.customer_key, category_change_points.changes_from
+        partition by category_running.customer_key, category_change_points.changes_from
     )
 ),
 
@@ -374,7 +382,8 @@ changes as (
 -- A few snapshots: each summed straight from the events seen before it, a window being a filter
 -- on the same sum. The stream of changes serves a backfill's hundred snapshots in one pass, but
 -- for the one snapshot of a daily run it took 35 s at tier L, against 8 s this way
--- (docs/performance.md).
+-- (docs/performance.md). A source whose features all count in windows (tickets, emails)
+-- sums only the events its longest window can hold, however long the history.
 {%- for name, source in event_sources.items() %}
 {%- set change_of = {} %}
 {%- for column, value, window in source.changes %}
