@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from pipelines.transform.build_args import dbt_build_args
-from tests.transform.dbt_runner import run_dbt
+from tests.transform.dbt_runner import rebuild_features_through_the_stream, run_dbt
 from tests.transform.fixture_business import write_first_load, write_second_load
 from tests.transform.identity_score import score_against_truth
 
@@ -395,14 +395,7 @@ def test_a_few_snapshots_summed_directly_equal_the_stream_of_changes(
     # The second daily run built 2025-03-10 and 2025-03-11 by summing the events before each
     # directly. Rebuilt on a copy through the stream of changes (what a build of many snapshots
     # uses), the same two snapshots must come out row for row the same.
-    streamed = tmp_path / "streamed.duckdb"
-    shutil.copy(runs.warehouse, streamed)
-    with duckdb.connect(str(streamed)) as con:
-        con.execute("delete from marts.customer_features where as_of_date >= '2025-03-10'")
-    vars_ = json.dumps({"feature_snapshots_summed_directly": 0})
-    run_dbt(streamed, tmp_path, ["run", "--select", "customer_features", "--vars", vars_])
-    compiled = next((tmp_path / "target" / "compiled").rglob("customer_features.sql")).read_text()
-    assert "changes_per_snapshot" in compiled, "the rebuild did not use the stream of changes"
+    streamed = rebuild_features_through_the_stream(runs.warehouse, tmp_path, "2025-03-10")
 
     for as_of in ("2025-03-10", "2025-03-11"):
         with duckdb.connect(str(runs.warehouse), read_only=True) as con:
