@@ -100,3 +100,14 @@ def espresso_line(order_id: str, ordered_at: str, **who: object) -> dict[str, ob
         "unit_price": 3.5,
         **who,
     }
+
+
+def email_event(email: str, event_type: str, occurred_at: str) -> dict[str, object]:
+    """One event of the spring campaign, sent to `email` (contact C1)."""
+    return {
+        "email": email,
+        "contact_id": "C1",
+        "campaign_id": "spring",
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+    }

@@ -12,31 +12,21 @@ import duckdb
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import create_raw_tables, insert_rows
+from tests.transform.raw_tables import create_raw_tables, email_event, insert_rows
 
 STORE = "intermediate.int_email_events_deduplicated"
 
 
-def event(email: str, event_type: str, occurred_at: str) -> dict[str, object]:
-    return {
-        "email": email,
-        "contact_id": "C1",
-        "campaign_id": "spring",
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-    }
-
-
 def test_a_re_exported_email_event_is_stored_once_with_its_first_load(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    opened = event("dana@example.com", "open", "2025-03-03 08:00:00")
+    opened = email_event("dana@example.com", "open", "2025-03-03 08:00:00")
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
         # the first export holds the open twice (the same event) and a click
         insert_rows(
             con,
             "crm_email_events",
-            [opened, opened, event("dana@example.com", "click", "2025-03-03 08:01:00")],
+            [opened, opened, email_event("dana@example.com", "click", "2025-03-03 08:01:00")],
             partition_date="2025-03-03",
             loaded_at="2025-03-04 02:00:00",
         )
@@ -50,8 +40,8 @@ def test_a_re_exported_email_event_is_stored_once_with_its_first_load(tmp_path: 
             con,
             "crm_email_events",
             [
-                event(" Dana@Example.com ", "OPEN", "2025-03-03 08:00:00"),
-                event("dana@example.com", "open", "2025-03-05 19:30:00"),
+                email_event(" Dana@Example.com ", "OPEN", "2025-03-03 08:00:00"),
+                email_event("dana@example.com", "open", "2025-03-05 19:30:00"),
             ],
             partition_date="2025-03-05",
             loaded_at="2025-03-06 02:00:00",

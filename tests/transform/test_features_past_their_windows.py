@@ -14,21 +14,12 @@ import duckdb
 import pytest
 
 from tests.transform.dbt_runner import rebuild_features_through_the_stream, run_dbt
-from tests.transform.raw_tables import espresso_line, load_day
+from tests.transform.raw_tables import email_event, espresso_line, load_day
 
 BUILD_FEATURES = ["run", "--select", "+customer_features"]
 WINDOWED = ("email_opens_90d", "email_clicks_90d", "support_tickets_365d", "avg_satisfaction")
 TOP_CATEGORY = ("top_category", "top_category_share")
-
-
-def email(event_type: str, occurred_at: str) -> dict[str, object]:
-    return {
-        "email": "dana@example.com",
-        "contact_id": "C1",
-        "campaign_id": "spring",
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-    }
+DANA = "dana@example.com"
 
 
 def ticket(ticket_id: str, created_at: str, satisfaction_score: int) -> dict[str, object]:
@@ -66,11 +57,11 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             {"contact_id": "C1", "email": "dana@example.com", "created_at": "2024-01-02 09:00:00"}
         ],
         crm_email_events=[
-            email("open", "2024-01-02 09:00:00"),  # left every window long ago
-            email("open", "2024-12-01 09:00:00"),  # left the 90 days of both snapshots
-            email("open", "2024-12-10 12:00:00"),  # in the 90 days of 03-10, not of 03-11
-            email("open", "2025-01-15 09:00:00"),
-            email("click", "2025-03-01 09:00:00"),
+            email_event(DANA, "open", "2024-01-02 09:00:00"),  # left every window long ago
+            email_event(DANA, "open", "2024-12-01 09:00:00"),  # left the 90 days of both snapshots
+            email_event(DANA, "open", "2024-12-10 12:00:00"),  # in the 90 days of 03-10 only
+            email_event(DANA, "open", "2025-01-15 09:00:00"),
+            email_event(DANA, "click", "2025-03-01 09:00:00"),
         ],
         crm_tickets=[
             ticket("T1", "2024-01-05 10:00:00", 1),  # older than 365 days
@@ -85,7 +76,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     load_day(
         warehouse,
         "2025-03-10",
-        crm_email_events=[email("open", "2025-03-10 08:00:00")],
+        crm_email_events=[email_event(DANA, "open", "2025-03-10 08:00:00")],
         pos_order_lines=[
             # her coffee total goes from 3.50 to 7.00, and she buys a 5.00 pastry
             espresso_line("O2", "2025-03-10 10:00:00", email="dana@example.com"),
