@@ -118,28 +118,26 @@ first_evidence as (
     ) = 1
 ),
 
-new_links as (
-    select first_evidence.*
-    from first_evidence
-    {% if is_incremental() %}
-    where not exists (
-        select 1
-        from {{ this }} as known
-        where known.identifier_type = first_evidence.identifier_type
-            and known.identifier_value = first_evidence.identifier_value
-            and known.linked_identifier_type = first_evidence.linked_identifier_type
-            and known.linked_identifier_value = first_evidence.linked_identifier_value
-            and known.evidence = first_evidence.evidence
-    )
-    {% endif %}
-),
-
-final as (
+keyed as (
     select
         md5(concat_ws('|', identifier_type, identifier_value, linked_identifier_type,
             linked_identifier_value, evidence)) as link_key,
-        *,
-        '{{ invocation_id }}' as _dbt_invocation_id
+        *
+    from first_evidence
+),
+
+new_links as (
+    -- the key names the link (both identifiers and the evidence), so the known links are looked
+    -- up by it alone: one column to hash against the whole log instead of five
+    select keyed.*
+    from keyed
+    {%- if is_incremental() %}
+    anti join {{ this }} as known on known.link_key = keyed.link_key
+    {%- endif %}
+),
+
+final as (
+    select *, '{{ invocation_id }}' as _dbt_invocation_id
     from new_links
 )
 
