@@ -102,11 +102,13 @@ def espresso_line(order_id: str, ordered_at: str, **who: object) -> dict[str, ob
     }
 
 
-def email_event(email: str, event_type: str, occurred_at: str) -> dict[str, object]:
-    """One event of the spring campaign, sent to `email` (contact C1)."""
+def email_event(
+    email: str, event_type: str, occurred_at: str, contact_id: str | None = "C1"
+) -> dict[str, object]:
+    """One event of the spring campaign, sent to `email` (of `contact_id`; None: no contact)."""
     return {
         "email": email,
-        "contact_id": "C1",
+        "contact_id": contact_id,
         "campaign_id": "spring",
         "event_type": event_type,
         "occurred_at": occurred_at,

@@ -53,9 +53,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     load_day(
         warehouse,
         "2025-03-08",
-        crm_contacts=[
-            {"contact_id": "C1", "email": "dana@example.com", "created_at": "2024-01-02 09:00:00"}
-        ],
+        crm_contacts=[{"contact_id": "C1", "email": DANA, "created_at": "2024-01-02 09:00:00"}],
         crm_email_events=[
             email_event(DANA, "open", "2024-01-02 09:00:00"),  # left every window long ago
             email_event(DANA, "open", "2024-12-01 09:00:00"),  # left the 90 days of both snapshots
@@ -69,7 +67,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             ticket("T3", "2025-03-02 10:00:00", 4),
         ],
         pos_order_lines=[
-            espresso_line("O1", "2025-03-08 10:00:00", email="dana@example.com"),
+            espresso_line("O1", "2025-03-08 10:00:00", email=DANA),
         ],
     )
     run_dbt(warehouse, work / "first", BUILD_FEATURES)
@@ -79,11 +77,11 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         crm_email_events=[email_event(DANA, "open", "2025-03-10 08:00:00")],
         pos_order_lines=[
             # her coffee total goes from 3.50 to 7.00, and she buys a 5.00 pastry
-            espresso_line("O2", "2025-03-10 10:00:00", email="dana@example.com"),
+            espresso_line("O2", "2025-03-10 10:00:00", email=DANA),
             espresso_line(
                 "O3",
                 "2025-03-10 11:00:00",
-                email="dana@example.com",
+                email=DANA,
                 sku="croissant",
                 category_code="pastry",
                 unit_price=5.0,

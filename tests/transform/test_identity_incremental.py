@@ -30,7 +30,7 @@ import pytest
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import espresso_line, load_day
+from tests.transform.raw_tables import email_event, espresso_line, load_day
 
 # the identity models a daily run updates in place, and the relation each is compared on
 IDENTITY_MODELS = {
@@ -71,16 +71,6 @@ def login(cookie: str, contact_id: str, at: str) -> dict[str, object]:
         "user_pseudo_id": cookie,
         "user_id": contact_id,
         "session_id": f"{cookie}-{at}",
-    }
-
-
-def newsletter(email: str, at: str, contact_id: str | None = None) -> dict[str, object]:
-    return {
-        "email": email,
-        "contact_id": contact_id,
-        "campaign_id": "spring",
-        "event_type": "sent",
-        "occurred_at": at,
     }
 
 
@@ -195,8 +185,8 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             },
         ],
         crm_email_events=[
-            newsletter("ben@example.com", "2025-02-25 08:00:00", contact_id="C2"),
-            newsletter("sam@example.com", "2025-02-25 08:00:00"),
+            email_event("ben@example.com", "sent", "2025-02-25 08:00:00", contact_id="C2"),
+            email_event("sam@example.com", "sent", "2025-02-25 08:00:00", contact_id=None),
         ],
     )
     run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
@@ -291,7 +281,9 @@ def built_warehouse(tmp_path: Path) -> Path:
             espresso_line("A1", "2025-02-10 09:00:00", email="ana@example.com"),
             espresso_line("B1", "2025-02-11 09:00:00", email="ben@example.com"),
         ],
-        crm_email_events=[newsletter("ana@example.com", "2025-02-25 08:00:00")],
+        crm_email_events=[
+            email_event("ana@example.com", "sent", "2025-02-25 08:00:00", contact_id=None)
+        ],
     )
     run_dbt(
         warehouse,
