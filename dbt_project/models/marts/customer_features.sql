@@ -333,13 +333,7 @@ category_totals_at_change as (
         category_running.customer_key,
         category_change_points.changes_from,
         category_running.category_code,
-        category_running.net_revenue,
-        -- share of the positive spend, as in customer_category_spend
-        case
-            when sum(greatest(category_running.net_revenue, 0)) over per_change > 0
-                then greatest(category_running.net_revenue, 0)
-                    / sum(greatest(category_running.net_revenue, 0)) over per_change
-        end as share
+        category_running.net_revenue
     from category_change_points
     inner join category_running
         on category_change_points.changes_from >= category_running.visible_from
@@ -347,9 +341,23 @@ category_totals_at_change as (
         {%- if not sum_directly %}
         and category_change_points.customer_key = category_running.customer_key
         {%- endif %}
-    window per_change as (
-        partition by category_running.customer_key, category_change_points.changes_from
-    )
+),
+
+top_categories as (
+    -- one aggregate per customer and change: the category with the largest total (the pair
+    -- (-total, code) is smallest for it, so the first code wins a tie) and its share of the
+    -- positive spend, as in customer_category_spend. Two windows over the same rows (the share,
+    -- then a row number) took 7.6 s against 4.9 s at tier L in a backfill, 1.0 against 0.55 s
+    -- in a daily run (docs/performance.md).
+    select
+        customer_key,
+        changes_from,
+        arg_min(category_code, (-net_revenue, category_code)) as category_code,
+        case when sum(greatest(net_revenue, 0)) > 0
+            then greatest(max(net_revenue), 0) / sum(greatest(net_revenue, 0))
+        end as share
+    from category_totals_at_change
+    group by customer_key, changes_from
 ),
 
 top_category_changes as (
@@ -360,10 +368,7 @@ top_category_changes as (
             'top_category': case when share > 0 then category_code end,
             'top_category_share': case when share > 0 then share end
         } as top
-    from category_totals_at_change
-    qualify row_number() over (
-        partition by customer_key, changes_from order by net_revenue desc, category_code
-    ) = 1
+    from top_categories
 ),
 
 {%- if not sum_directly %}
