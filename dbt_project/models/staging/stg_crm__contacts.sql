@@ -20,7 +20,7 @@ source as (
     {% if is_incremental() %}
     where trim(contact_id) in (
         select trim(contact_id) from {{ source('raw', 'crm_contacts') }}
-        where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
+        where {{ loaded_since_last_build() }}
     )
     {% endif %}
 ),
