@@ -3,14 +3,16 @@ rebuild gets.
 
 Each step below is a daily `dbt build` on one warehouse. After it, a copy of the warehouse has its
 excluded identifiers, identity graph, identity_merges, customer_identifiers, orders, web
-sessions, email events, customers and their category spend totals rebuilt from the whole history
-(`--full-refresh`), and both must hold the same rows. The steps are the ways a component changes:
+sessions, email events, tickets, contacts, customers and their category spend totals rebuilt from
+the whole history (`--full-refresh`), and both must hold the same rows. The steps are the ways a
+component changes:
 
 1. first build: Ana (contact C1, her email on a guest order), Ben (contact C2), a loyalty card
    L1 on an in-store order, a browser K1 that Ana logs in on, a newsletter to Ben and to the
-   email on a staff card's order;
+   email on a staff card's order, a support ticket of Ben's and one from that email;
 2. a merge: an order with Ben's email and card L1, and a new contact C3 with no orders; Ana
-   consents to marketing and comes back on her browser (records that link nothing new);
+   consents to marketing and comes back on her browser, and Ben's ticket is closed (records that
+   link nothing new);
 3. splits: Ben logs in on Ana's browser K1 (a browser of two accounts is shared: excluded, so
    Ana's component loses it), a staff card L9 is scanned with a third customer's email (three
    people: excluded, its component falls apart in three), and a card M5 gets its third person
@@ -35,6 +37,7 @@ from tests.transform.raw_tables import email_event, espresso_line, load_day
 # the identity models a daily run updates in place, and the relation each is compared on
 IDENTITY_MODELS = {
     "stg_crm__contacts": "staging.stg_crm__contacts",
+    "stg_crm__tickets": "staging.stg_crm__tickets",
     "int_identity_components": "intermediate.int_identity_components",
     "identity_merges": "marts.identity_merges",
     "customer_identifiers": "marts.customer_identifiers",
@@ -42,6 +45,7 @@ IDENTITY_MODELS = {
     "orders": "marts.orders",
     "web_sessions": "marts.web_sessions",
     "int_email_events_resolved": "intermediate.int_email_events_resolved",
+    "int_tickets_resolved": "intermediate.int_tickets_resolved",
     "customers": "marts.customers",
     "int_category_spend_running": "intermediate.int_category_spend_running",
 }
@@ -62,6 +66,17 @@ def contact(contact_id: str, email: str, created_at: str) -> dict[str, object]:
         "marketing_consent": False,
         "created_at": created_at,
         "updated_at": created_at,
+    }
+
+
+def ticket(ticket_id: str, status: str, contact_id: str | None, email: str) -> dict[str, object]:
+    return {
+        "ticket_id": ticket_id,
+        "contact_id": contact_id,
+        "email": email,
+        "created_at": "2025-02-26 10:00:00",
+        "category": "delivery",
+        "status": status,
     }
 
 
@@ -141,6 +156,15 @@ def customer_of_newsletter_to_no_contact(warehouse: Path) -> object:
         ).fetchall()[0][0]
 
 
+def customer_and_status_of_ticket(warehouse: Path, ticket_id: str) -> tuple[object, ...]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select customer_key, status from intermediate.int_tickets_resolved "
+            "where ticket_id = ?",
+            [ticket_id],
+        ).fetchall()[0]
+
+
 def customer_keys(warehouse: Path) -> set[object]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {row[0] for row in con.sql("select customer_key from marts.customers").fetchall()}
@@ -199,8 +223,19 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             email_event("ben@example.com", "sent", "2025-02-25 08:00:00", contact_id="C2"),
             email_event("sam@example.com", "sent", "2025-02-25 08:00:00", contact_id=None),
         ],
+        crm_tickets=[
+            ticket("T1", "open", "C2", "ben@example.com"),
+            ticket("T2", "open", None, "sam@example.com"),
+        ],
     )
     run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
+    assert customer_and_status_of_ticket(warehouse, "T1") == (
+        key_of(warehouse, "contact_id", "C2"),
+        "open",
+    )
+    assert customer_and_status_of_ticket(warehouse, "T2")[0] == key_of(
+        warehouse, "loyalty_id", "L9"
+    )
     assert key_of(warehouse, "cookie", "K1") == key_of(warehouse, "contact_id", "C1")
     assert key_of(warehouse, "loyalty_id", "L9") is not None
     assert customer_of_newsletter_to_no_contact(warehouse) == key_of(warehouse, "loyalty_id", "L9")
@@ -228,6 +263,7 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             # Ben's contact as it was before his last change, exported again: the latest stays
             contact("C2", "benjamin@example.com", "2025-02-01 11:00:00"),
         ],
+        crm_tickets=[ticket("T1", "closed", "C2", "ben@example.com")],
         web_events=[
             # ... and it was Cat: she logs in on K2
             login("K2", "C3", "2025-03-04 19:00:00"),
@@ -245,6 +281,7 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
     assert card_alone != ben
     assert card_alone not in customer_keys(warehouse)
     assert contact_email(warehouse, "C2") == "ben@example.com"
+    assert customer_and_status_of_ticket(warehouse, "T1") == (ben, "closed")
     # records that link nothing new still update their customer
     assert last_seen_and_consent(warehouse, key_of(warehouse, "contact_id", "C1")) == (
         datetime(2025, 3, 4, 21, 0),
@@ -275,6 +312,8 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
     assert len(staff_card_orders) == 3
     # the old newsletter to the email on S1 follows S1 out of the staff card's component
     assert customer_of_newsletter_to_no_contact(warehouse) == after_split[("order_id", "S1")][0]
+    # ... and so does the ticket from that email
+    assert customer_and_status_of_ticket(warehouse, "T2")[0] == after_split[("order_id", "S1")][0]
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check3")
 
     # 4. a higher threshold for cards lifts L9's exclusion on the next run
@@ -298,6 +337,8 @@ def built_warehouse(tmp_path: Path) -> Path:
         crm_email_events=[
             email_event("ana@example.com", "sent", "2025-02-25 08:00:00", contact_id=None)
         ],
+        crm_contacts=[contact("C1", "ana@example.com", "2025-02-01 10:00:00")],
+        crm_tickets=[ticket("T1", "open", "C1", "ana@example.com")],
     )
     run_dbt(
         warehouse,
@@ -330,8 +371,36 @@ def test_tables_from_an_older_version_are_rebuilt_whole(
             "create table intermediate.int_email_events_resolved as select customer_key, "
             "campaign_id, event_type, occurred_at from intermediate.email_events_of_old"
         )
+        con.execute("alter table intermediate.int_tickets_resolved drop column _labelled_in")
+        # the contacts and tickets were views, over every version loaded
+        for staging in ("stg_crm__contacts", "stg_crm__tickets"):
+            con.execute(f"alter table staging.{staging} rename to {staging}_of_old")
+            con.execute(f"create view staging.{staging} as select * from staging.{staging}_of_old")
         con.execute("drop table dbt_meta.incremental_state")
+    # a day loaded with the new version: Ana's contact changed, her ticket closed
+    load_day(
+        built_warehouse,
+        "2025-03-04",
+        crm_contacts=[
+            {
+                **contact("C1", "ana@example.com", "2025-02-01 10:00:00"),
+                "marketing_consent": True,
+                "updated_at": "2025-03-04 08:00:00",
+            }
+        ],
+        crm_tickets=[ticket("T1", "closed", "C1", "ana@example.com")],
+    )
     run_dbt(built_warehouse, tmp_path / "upgrade", ["run", "--select", *IDENTITY_MODELS])
+    with duckdb.connect(str(built_warehouse), read_only=True) as con:
+        assert con.sql(
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'staging' and table_name in ('stg_crm__contacts', "
+            "'stg_crm__tickets') order by 1"
+        ).fetchall() == [
+            ("stg_crm__contacts", "BASE TABLE"),
+            ("stg_crm__tickets", "BASE TABLE"),
+        ]
+    assert customer_and_status_of_ticket(built_warehouse, "T1")[1] == "closed"
     assert_same_as_a_full_rebuild(built_warehouse, tmp_path / "check")
 
 
