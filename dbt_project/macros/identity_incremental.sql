@@ -65,7 +65,12 @@
     `labelled_after()` is that number, read when the model is compiled, before its pre-hook
     deletes the old rows (which may hold the newest one). A first build, a full refresh, a table
     written by an older version without _labelled_in, and a components table numbered afresh
-    (dropped and built again) get every node. -#}
+    (dropped and built again) get every node.
+
+    A mart whose rows seldom read a newly labelled identifier (the tickets: a day's tickets
+    mostly come from contacts no change touched) holds an older newest number than the graph,
+    and rewrites the rows of every identifier labelled since then: more rows than needed, never
+    fewer, until one of its rows reads a newer number. -#}
 {% macro labelled_after() -%}
     {%- if is_incremental() and has_column(this, '_labelled_in') -%}
         {%- set newest = run_query(
