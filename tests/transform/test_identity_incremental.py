@@ -372,7 +372,8 @@ def test_tables_from_an_older_version_are_rebuilt_whole(
             "campaign_id, event_type, occurred_at from intermediate.email_events_of_old"
         )
         con.execute("alter table intermediate.int_tickets_resolved drop column _labelled_in")
-        # the contacts and tickets were views, over every version loaded
+        # the contacts and tickets were views (here over the rows the tables held: what the upgrade
+        # must handle is finding a view where the model is now a table)
         for staging in ("stg_crm__contacts", "stg_crm__tickets"):
             con.execute(f"alter table staging.{staging} rename to {staging}_of_old")
             con.execute(f"create view staging.{staging} as select * from staging.{staging}_of_old")
