@@ -113,3 +113,11 @@ def email_event(
         "event_type": event_type,
         "occurred_at": occurred_at,
     }
+
+
+def support_ticket(
+    ticket_id: str, created_at: str, contact_id: str | None = "C1", **fields: object
+) -> dict[str, object]:
+    """A ticket opened at `created_at` by `contact_id` (None: no contact), with `fields` (email,
+    status, satisfaction_score, ...)."""
+    return {"ticket_id": ticket_id, "contact_id": contact_id, "created_at": created_at, **fields}

@@ -14,22 +14,12 @@ import duckdb
 import pytest
 
 from tests.transform.dbt_runner import rebuild_features_through_the_stream, run_dbt
-from tests.transform.raw_tables import email_event, espresso_line, load_day
+from tests.transform.raw_tables import email_event, espresso_line, load_day, support_ticket
 
 BUILD_FEATURES = ["run", "--select", "+customer_features"]
 WINDOWED = ("email_opens_90d", "email_clicks_90d", "support_tickets_365d", "avg_satisfaction")
 TOP_CATEGORY = ("top_category", "top_category_share")
 DANA = "dana@example.com"
-
-
-def ticket(ticket_id: str, created_at: str, satisfaction_score: int) -> dict[str, object]:
-    return {
-        "ticket_id": ticket_id,
-        "contact_id": "C1",
-        "created_at": created_at,
-        "satisfaction_score": satisfaction_score,
-        "status": "closed",
-    }
 
 
 def features_built(warehouse: Path, columns: tuple[str, ...]) -> dict[date, tuple[object, ...]]:
@@ -62,9 +52,10 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             email_event(DANA, "click", "2025-03-01 09:00:00"),
         ],
         crm_tickets=[
-            ticket("T1", "2024-01-05 10:00:00", 1),  # older than 365 days
-            ticket("T2", "2024-06-01 10:00:00", 5),
-            ticket("T3", "2025-03-02 10:00:00", 4),
+            # older than 365 days
+            support_ticket("T1", "2024-01-05 10:00:00", satisfaction_score=1, status="closed"),
+            support_ticket("T2", "2024-06-01 10:00:00", satisfaction_score=5, status="closed"),
+            support_ticket("T3", "2025-03-02 10:00:00", satisfaction_score=4, status="closed"),
         ],
         pos_order_lines=[
             espresso_line("O1", "2025-03-08 10:00:00", email=DANA),

@@ -32,7 +32,7 @@ import pytest
 
 from pipelines.transform.build_args import dbt_build_args
 from tests.transform.dbt_runner import run_dbt
-from tests.transform.raw_tables import email_event, espresso_line, load_day
+from tests.transform.raw_tables import email_event, espresso_line, load_day, support_ticket
 
 # the identity models a daily run updates in place, and the relation each is compared on
 IDENTITY_MODELS = {
@@ -49,6 +49,7 @@ IDENTITY_MODELS = {
     "customers": "marts.customers",
     "int_category_spend_running": "intermediate.int_category_spend_running",
 }
+TICKET_OPENED = "2025-02-26 10:00:00"
 CARDS_FOR_THREE = {
     "identity_max_people_per_identifier": {
         "email": 2,
@@ -66,17 +67,6 @@ def contact(contact_id: str, email: str, created_at: str) -> dict[str, object]:
         "marketing_consent": False,
         "created_at": created_at,
         "updated_at": created_at,
-    }
-
-
-def ticket(ticket_id: str, status: str, contact_id: str | None, email: str) -> dict[str, object]:
-    return {
-        "ticket_id": ticket_id,
-        "contact_id": contact_id,
-        "email": email,
-        "created_at": "2025-02-26 10:00:00",
-        "category": "delivery",
-        "status": status,
     }
 
 
@@ -224,8 +214,8 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             email_event("sam@example.com", "sent", "2025-02-25 08:00:00", contact_id=None),
         ],
         crm_tickets=[
-            ticket("T1", "open", "C2", "ben@example.com"),
-            ticket("T2", "open", None, "sam@example.com"),
+            support_ticket("T1", TICKET_OPENED, "C2", email="ben@example.com", status="open"),
+            support_ticket("T2", TICKET_OPENED, None, email="sam@example.com", status="open"),
         ],
     )
     run_dbt(warehouse, tmp_path / "day1", dbt_build_args())
@@ -263,7 +253,9 @@ def test_each_daily_change_to_the_graph_equals_a_full_rebuild(tmp_path: Path) ->
             # Ben's contact as it was before his last change, exported again: the latest stays
             contact("C2", "benjamin@example.com", "2025-02-01 11:00:00"),
         ],
-        crm_tickets=[ticket("T1", "closed", "C2", "ben@example.com")],
+        crm_tickets=[
+            support_ticket("T1", TICKET_OPENED, "C2", email="ben@example.com", status="closed")
+        ],
         web_events=[
             # ... and it was Cat: she logs in on K2
             login("K2", "C3", "2025-03-04 19:00:00"),
@@ -338,7 +330,9 @@ def built_warehouse(tmp_path: Path) -> Path:
             email_event("ana@example.com", "sent", "2025-02-25 08:00:00", contact_id=None)
         ],
         crm_contacts=[contact("C1", "ana@example.com", "2025-02-01 10:00:00")],
-        crm_tickets=[ticket("T1", "open", "C1", "ana@example.com")],
+        crm_tickets=[
+            support_ticket("T1", TICKET_OPENED, "C1", email="ana@example.com", status="open")
+        ],
     )
     run_dbt(
         warehouse,
@@ -389,7 +383,9 @@ def test_tables_from_an_older_version_are_rebuilt_whole(
                 "updated_at": "2025-03-04 08:00:00",
             }
         ],
-        crm_tickets=[ticket("T1", "closed", "C1", "ana@example.com")],
+        crm_tickets=[
+            support_ticket("T1", TICKET_OPENED, "C1", email="ana@example.com", status="closed")
+        ],
     )
     run_dbt(built_warehouse, tmp_path / "upgrade", ["run", "--select", *IDENTITY_MODELS])
     with duckdb.connect(str(built_warehouse), read_only=True) as con:
