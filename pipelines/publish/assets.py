@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.metadata import markdown_table
 from pipelines.publish.config import load_publishing_config
+from pipelines.publish.exports import snapshot_path
 from pipelines.publish.publication import publish_segments, remove_stale_staging
 from pipelines.publish.report import png_base64
 from pipelines.publish.tables import PUBLISHED_TABLES
@@ -92,7 +93,9 @@ def published_segments(
         metadata: dict[str, object] = {
             "dagster/row_count": counts[table],
             "as_of_date": as_of,
-            "parquet_snapshot": dg.MetadataValue.path(str(outcome.export_dir / f"{table}.parquet")),
+            "parquet_snapshot": dg.MetadataValue.path(
+                str(snapshot_path(outcome.export_dir, table))
+            ),
         }
         if table == "customer_segments":
             metadata["predictions"] = publication.predictions

@@ -4,6 +4,15 @@ Everything for one as-of date is first written to a hidden staging folder next t
 (`data/exports/.staging-<as_of>-<run>`), while the warehouse transaction is still open; only after
 the commit is the folder renamed to `data/exports/<as_of>/` and `data/exports/latest.json`
 replaced to point at it. A failed run therefore leaves the last good exports and pointer alone.
+
+Every table is one Parquet file but the membership history, which only grows (docs/performance.md
+measures a shop that has published daily for two years): it is a folder of one file per month in
+which stays closed and one of the stays still open. A closed stay never changes again (only the
+last as-of date can be published again), so the months before the as-of date's month are taken
+from the previous export folder as hard links, when that folder is the export of the publication
+the warehouse held before this one; the current month and the open stays are written from the
+warehouse. Each dated folder still holds the whole history as of its date, but the closed months
+are written once and stored once, however many dated folders are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from pipelines.publish.tables import PUBLISHED_TABLES, Publication
 
 LATEST_POINTER = "latest.json"
 EMAIL_FOLDER = "email"
+HISTORY = "segment_membership_history"
+OPEN_STAYS = "open.parquet"
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,74 @@ def _sql_string(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _write_snapshots(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+def _write_snapshots(
+    con: duckdb.DuckDBPyConnection, folder: Path, as_of: date, previous: Path | None
+) -> dict[str, int]:
     files = {}
     for table in PUBLISHED_TABLES:
-        target = folder / f"{table}.parquet"
+        if table == HISTORY:
+            files |= _write_history(con, folder, as_of, previous)
+            continue
+        target = snapshot_path(folder, table)
         con.execute(f"copy segments.{table} to {_sql_string(target)} (format parquet)")
         files[target.name] = con.execute(f"select count(*) from segments.{table}").fetchall()[0][0]
+    return files
+
+
+def snapshot_path(folder: Path, table: str) -> Path:
+    """Where an export folder holds `table`: a Parquet file, or the history's folder of them."""
+    return folder / HISTORY if table == HISTORY else folder / f"{table}.parquet"
+
+
+def closed_stays_file(month: date) -> str:
+    """The history file of the stays that closed in `month`: `closed-2026-11.parquet`."""
+    return f"closed-{month:%Y-%m}.parquet"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links: the same file, only not shared
+        shutil.copyfile(source, target)
+
+
+def _write_history(
+    con: duckdb.DuckDBPyConnection, folder: Path, as_of: date, previous: Path | None
+) -> dict[str, int]:
+    """The membership history as of `as_of`: one file per month stays closed in, one of the open
+    stays. `previous` is the export folder of the publication before this one, or None."""
+    history = f"segments.{HISTORY}"
+    target = folder / HISTORY
+    target.mkdir()
+    this_month = as_of.replace(day=1)
+    months = con.execute(
+        f"select date_trunc('month', valid_to)::date as month, count(*) from {history} "
+        f"where valid_to is not null group by month order by month"
+    ).fetchall()
+    files = {}
+    for month, rows in months:
+        name = closed_stays_file(month)
+        earlier = previous / HISTORY / name if previous is not None else None
+        if month < this_month and earlier is not None and earlier.is_file():
+            # closed before this month and exported by the previous publication: final
+            _link_or_copy(earlier, target / name)
+        else:
+            con.execute(
+                f"""
+                copy (
+                    select * from {history}
+                    where valid_to >= $month and valid_to < $month + interval 1 month
+                    order by customer_key, segment_type, valid_from
+                ) to {_sql_string(target / name)} (format parquet)
+                """,
+                {"month": month},
+            )
+        files[f"{HISTORY}/{name}"] = rows
+    (open_rows,) = con.execute(
+        f"copy (select * from {history} where valid_to is null) "
+        f"to {_sql_string(target / OPEN_STAYS)} (format parquet)"
+    ).fetchall()[0]
+    files[f"{HISTORY}/{OPEN_STAYS}"] = open_rows
     return files
 
 
@@ -119,19 +192,32 @@ def _write_email_lists(
     return files
 
 
+def previous_export(exports_dir: Path, previous_run_id: str | None) -> Path | None:
+    """The folder `latest.json` points at, if the run that wrote it published the `segments.*`
+    tables this publication replaces (`previous_run_id`); None otherwise (a warehouse rebuilt or
+    restored, a publication whose files never moved into place)."""
+    pointer = latest_export(exports_dir)
+    if pointer is None or previous_run_id is None or pointer.get("run_id") != previous_run_id:
+        return None
+    folder = exports_dir / pointer["path"]
+    return folder if folder.is_dir() else None
+
+
 def stage_exports(
     con: duckdb.DuckDBPyConnection,
     exports_dir: Path,
     publication: Publication,
     email_segment_types: tuple[str, ...],
+    previous: Path | None = None,
 ) -> StagedExports:
-    """Write this publication's Parquet snapshots and email CSVs to a staging folder."""
+    """Write this publication's Parquet snapshots and email CSVs to a staging folder; `previous`
+    is the export folder of the publication before this one (`previous_export`), or None."""
     exports_dir.mkdir(parents=True, exist_ok=True)
     as_of = publication.as_of_date.isoformat()
     staging = exports_dir / f".staging-{as_of}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        files = _write_snapshots(con, staging)
+        files = _write_snapshots(con, staging, publication.as_of_date, previous)
         email_types = tuple(t for t in email_segment_types if t in publication.segment_types)
         files |= _write_email_lists(con, staging, email_types, publication.as_of_date)
         manifest = {

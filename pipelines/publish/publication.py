@@ -25,11 +25,12 @@ from pipelines.publish.exports import (
     StagedExports,
     discard_exports,
     move_exports_into_place,
+    previous_export,
     prune_publications,
     stage_exports,
 )
 from pipelines.publish.report import Report, build_report
-from pipelines.publish.tables import Publication, publish_tables
+from pipelines.publish.tables import Publication, publish_tables, published_run_id
 
 LATEST_REPORT = "latest.html"
 
@@ -79,9 +80,14 @@ def publish_segments(
 ) -> PublishOutcome:
     """Publish the checked candidates; raises (and changes nothing) when they cannot be."""
     staging = _Staging()
+    # read before the transaction replaces segments.publication: the history files of closed
+    # months are taken from this folder rather than written again
+    previous = previous_export(exports_dir, published_run_id(con))
 
     def stage_files(con: duckdb.DuckDBPyConnection, publication: Publication) -> None:
-        staging.exports = stage_exports(con, exports_dir, publication, config.email_segment_types)
+        staging.exports = stage_exports(
+            con, exports_dir, publication, config.email_segment_types, previous
+        )
         staging.report = build_report(con, publication, config.report)
         name = f"{publication.as_of_date.isoformat()}.html"
         staging.report_file = _stage_report(reports_dir, name, staging.report)

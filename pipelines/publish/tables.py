@@ -86,6 +86,14 @@ def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     return row[0] if row else None
 
 
+def published_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run that wrote the published `segments.*` tables; None before the first publication."""
+    if not table_exists(con, "segments.publication"):
+        return None
+    rows = con.execute("select run_id from segments.publication").fetchall()
+    return rows[0][0] if rows else None
+
+
 def _require_columns(con: duckdb.DuckDBPyConnection, table: str, needed: tuple[str, ...]) -> None:
     missing = [c for c in needed if c not in table_columns(con, table)]
     if missing:
