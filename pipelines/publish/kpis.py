@@ -7,7 +7,9 @@ With `A` = activity window and `R` = revenue window (days, from publishing.yaml)
 - avg_order_value: net revenue of the last R days / orders of the last R days (returns excluded
   from the count, their refunds included in the revenue, as in `marts.customer_features`)
 - purchase_frequency: orders of the last R days per member
-- historical_clv: average lifetime net revenue per member (members without orders count as 0)
+- historical_clv: average lifetime net revenue per member (members without orders count as 0),
+  the features snapshot's `monetary`: the sum of the same orders, which the daily run has
+  already made per customer, so the KPIs read only the orders of their windows
 - retention_rate: of members who ordered in the A days before the last A days, the share who
   ordered again in the last A days; churn_rate = 1 - retention_rate (null when nobody was active)
 - web_to_purchase_conversion: sessions of the last A days with a purchase / sessions
@@ -49,6 +51,7 @@ def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
     features = _feature_columns(con)
     latest_features = snapshot_features_sql(
         "features.customer_key::varchar as customer_key, "
+        "coalesce(features.monetary, 0)::double as lifetime_revenue, "
         f"{features['email_clicks_90d']} as email_clicks_90d, "
         f"{features['avg_satisfaction']} as avg_satisfaction"
     )
@@ -61,11 +64,12 @@ def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
             select customer_key::varchar as customer_key, ordered_at, net_revenue, is_return
             from marts.orders
             where customer_key is not null and ordered_at < $as_of::timestamp
+                and ordered_at >= $as_of::timestamp
+                    - to_days(greatest($revenue_days, 2 * $activity_days))
         ),
         order_facts as (
             select
                 published.customer_key,
-                coalesce(sum(orders.net_revenue), 0) as lifetime_revenue,
                 coalesce(sum(orders.net_revenue) filter (where orders.ordered_at
                     >= $as_of::timestamp - to_days($revenue_days)), 0) as window_revenue,
                 count(orders.ordered_at) filter (where not orders.is_return and orders.ordered_at
@@ -103,7 +107,7 @@ def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
                 count(*) as customers,
                 sum(order_facts.window_revenue) as window_revenue,
                 sum(order_facts.window_orders) as window_orders,
-                avg(order_facts.lifetime_revenue) as historical_clv,
+                avg(coalesce(latest_features.lifetime_revenue, 0)) as historical_clv,
                 count(*) filter (where order_facts.active_previous_window) as active_before,
                 count(*) filter (where order_facts.active_previous_window
                     and order_facts.active_current_window) as retained,

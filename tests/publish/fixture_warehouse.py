@@ -143,6 +143,13 @@ def _values(rows: list[tuple]) -> str:
     return ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
 
 
+def _lifetime_revenue(customer_key: str, as_of: date) -> float:
+    """`monetary` as the features mart has it: net revenue of the customer's orders before D."""
+    return sum(
+        net for key, ordered_at, net, _ in ORDERS if key == customer_key and ordered_at < str(as_of)
+    )
+
+
 def write_marts(path: Path) -> None:
     """marts.customers, orders, web_sessions and customer_features for both as-of dates."""
     with duckdb.connect(str(path)) as con:
@@ -181,7 +188,7 @@ def write_marts(path: Path) -> None:
                         str(as_of),
                         10 * n,
                         n % 4 + 1,
-                        12.5 * n,
+                        _lifetime_revenue(key, as_of),
                         6.0 + n,
                         n / 20,
                         2 * n,

@@ -47,6 +47,23 @@ def test_champions_kpis_equal_a_hand_computation(site, publish):
     assert kpis["avg_satisfaction"] == pytest.approx(5.0)  # c02 never rated
 
 
+def test_lifetime_value_counts_orders_older_than_every_window(site, publish):
+    write_candidates(site.warehouse, SECOND_AS_OF)
+    config = dataclasses.replace(
+        load_publishing_config(), kpis=KpiWindows(activity_window_days=30, revenue_window_days=90)
+    )
+    publish(config=config)
+
+    [(customers, window_revenue_share, historical_clv)] = site.rows(
+        "select customers, revenue_share, historical_clv from segments.segment_kpis "
+        "where segment_type = 'rfm_segment' and segment = 'Lost'"
+    )
+    # c09 bought once, for 11, in 2023; c10 never: nothing in the windows, 11 in a lifetime
+    assert customers == 2
+    assert window_revenue_share == 0
+    assert historical_clv == pytest.approx((11 + 0) / 2)
+
+
 def test_shares_of_a_segment_type_add_up_to_one(site, publish):
     write_candidates(site.warehouse, SECOND_AS_OF)
     publish()
