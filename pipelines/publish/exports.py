@@ -65,8 +65,9 @@ def _write_snapshots(
             files |= _write_history(con, folder, as_of, previous)
             continue
         target = snapshot_path(folder, table)
-        con.execute(f"copy segments.{table} to {_sql_string(target)} (format parquet)")
-        files[target.name] = con.execute(f"select count(*) from segments.{table}").fetchall()[0][0]
+        (files[target.name],) = con.execute(
+            f"copy segments.{table} to {_sql_string(target)} (format parquet)"
+        ).fetchall()[0]
     return files
 
 
@@ -75,7 +76,7 @@ def snapshot_path(folder: Path, table: str) -> Path:
     return folder / HISTORY if table == HISTORY else folder / f"{table}.parquet"
 
 
-def closed_stays_file(month: date) -> str:
+def _closed_stays_file(month: date) -> str:
     """The history file of the stays that closed in `month`: `closed-2026-11.parquet`."""
     return f"closed-{month:%Y-%m}.parquet"
 
@@ -102,7 +103,7 @@ def _write_history(
     ).fetchall()
     files = {}
     for month, rows in months:
-        name = closed_stays_file(month)
+        name = _closed_stays_file(month)
         earlier = previous / HISTORY / name if previous is not None else None
         if month < this_month and earlier is not None and earlier.is_file():
             # closed before this month and exported by the previous publication: final

@@ -51,7 +51,7 @@ def segment_kpis_sql(con: duckdb.DuckDBPyConnection) -> str:
     features = _feature_columns(con)
     latest_features = snapshot_features_sql(
         "features.customer_key::varchar as customer_key, "
-        "coalesce(features.monetary, 0)::double as lifetime_revenue, "
+        "features.monetary::double as lifetime_revenue, "
         f"{features['email_clicks_90d']} as email_clicks_90d, "
         f"{features['avg_satisfaction']} as avg_satisfaction"
     )

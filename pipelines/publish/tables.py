@@ -78,20 +78,22 @@ class Publication:
     predictions: str  # how the predictive columns were filled, in a sentence
 
 
-def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The as-of date the published `segments.*` tables are valid for; None before the first."""
+def _published(con: duckdb.DuckDBPyConnection, column: str) -> object | None:
+    """`column` of the one publication row; None before the first publication."""
     if not table_exists(con, "segments.publication"):
         return None
-    row = con.execute("select max(as_of_date) from segments.publication").fetchall()[0]
-    return row[0] if row else None
+    rows = con.execute(f"select {column} from segments.publication").fetchall()
+    return rows[0][0] if rows else None
+
+
+def published_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The as-of date the published `segments.*` tables are valid for; None before the first."""
+    return _published(con, "as_of_date")
 
 
 def published_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
     """The run that wrote the published `segments.*` tables; None before the first publication."""
-    if not table_exists(con, "segments.publication"):
-        return None
-    rows = con.execute("select run_id from segments.publication").fetchall()
-    return rows[0][0] if rows else None
+    return _published(con, "run_id")
 
 
 def _require_columns(con: duckdb.DuckDBPyConnection, table: str, needed: tuple[str, ...]) -> None:

@@ -128,6 +128,12 @@ SECOND_SEGMENTS = {
 }
 SEGMENTS_BY_DATE = {FIRST_AS_OF: FIRST_SEGMENTS, SECOND_AS_OF: SECOND_SEGMENTS}
 
+# the membership history as the tests compare it
+HISTORY = (
+    "select customer_key, segment_type, segment, valid_from, valid_to "
+    "from segments.segment_membership_history order by all"
+)
+
 # email_clicks_90d and avg_satisfaction of the latest features (others: 0 clicks, no tickets)
 ENGAGEMENT = {"c01": (4, 5.0), "c02": (2, None), "c03": (1, 3.0)}
 
@@ -144,7 +150,7 @@ def _values(rows: list[tuple]) -> str:
 
 
 def _lifetime_revenue(customer_key: str, as_of: date) -> float:
-    """`monetary` as the features mart has it: net revenue of the customer's orders before D."""
+    """`monetary` as the features mart has it: net revenue of the customer's orders before `as_of`."""
     return sum(
         net for key, ordered_at, net, _ in ORDERS if key == customer_key and ordered_at < str(as_of)
     )

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from tests.publish.fixture_warehouse import (
     FIRST_AS_OF,
+    HISTORY,
     SECOND_AS_OF,
     write_candidates,
     write_predictions,
 )
 
-HISTORY = (
-    "select customer_key, segment_type, segment, valid_from, valid_to "
-    "from segments.segment_membership_history order by all"
-)
 TRANSITIONS = "select * from segments.segment_transitions order by all"
 CHANGES = "select * from segments.segment_changes order by all"
 KPIS = "select * from segments.segment_kpis order by all"

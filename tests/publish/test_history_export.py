@@ -11,13 +11,11 @@ from pathlib import Path
 
 import duckdb
 
-from tests.publish.fixture_warehouse import FIRST_AS_OF, SECOND_AS_OF, write_candidates
+from pipelines.publish.exports import snapshot_path
+from tests.publish.fixture_warehouse import FIRST_AS_OF, HISTORY, SECOND_AS_OF, write_candidates
 
 JULY_AS_OF = date(2025, 7, 6)
-HISTORY = (
-    "select customer_key, segment_type, segment, valid_from, valid_to "
-    "from segments.segment_membership_history order by all"
-)
+TABLE = "segment_membership_history"
 
 
 def write_july_candidates(warehouse: Path) -> None:
@@ -31,15 +29,14 @@ def write_july_candidates(warehouse: Path) -> None:
 
 
 def exported_history(folder: Path) -> list[tuple]:
+    """The history a dated export folder holds, as `HISTORY` reads it from the warehouse."""
+    files = snapshot_path(folder, TABLE) / "*.parquet"
     with duckdb.connect() as con:
-        return con.execute(
-            "select customer_key, segment_type, segment, valid_from, valid_to "
-            f"from '{folder / 'segment_membership_history' / '*.parquet'}' order by all"
-        ).fetchall()
+        return con.execute(HISTORY.replace(f"segments.{TABLE}", f"'{files}'")).fetchall()
 
 
 def history_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in (folder / "segment_membership_history").iterdir())
+    return sorted(p.name for p in snapshot_path(folder, TABLE).iterdir())
 
 
 def publish_june(site, publish) -> Path:
