@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from bench.landing import landed_days
+from bench.machine import machine_check
 from bench.measure import run_measured
 from bench.report import MB, MODEL_REFIT, floor_ratios, judge, markdown
 from bench.steps import model_durations, run_windows, step_rows
@@ -426,6 +427,7 @@ def run_tier(
     full_dir = built[0].folder
 
     commit_at_start = commit()
+    check_at_start = machine_check()
     runs: dict[str, Any] = {}
     for warehouse in built:
         # a copy kept from an earlier build would not be this build's
@@ -463,6 +465,7 @@ def run_tier(
         "peer": peer_result,
         "code_location_load_s": load_s,
         "first_load_s": first_load_s,
+        "machine_check": {"start": check_at_start, "end": machine_check()},
     }
     result["targets"] = judge(result)
     return result
@@ -475,6 +478,7 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
     days = landed_history(landing)
     built = warehouses(work, days)
     commit_at_start = commit()
+    check_at_start = machine_check()
     first_load_s = warm_bytecode_cache(pipeline_env(built[0].folder, days[0]))
     runs: dict[str, Any] = {}
     kept: dict[str, dict[str, str]] = {}
@@ -492,6 +496,7 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         "peer": None,
         "code_location_load_s": None,
         "first_load_s": first_load_s,
+        "machine_check": {"start": check_at_start, "end": machine_check()},
     }
     result["targets"] = judge(result)
     return result

@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from bench.machine import describe
+
 MB = 2**20
 TOP_MODELS = 10
 
@@ -257,6 +259,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"commit {result['commit']}.",
         "",
     ]
+    check = result.get("machine_check")  # reports written before 2026-12-03 have none
+    if check:
+        lines += [
+            "How fast the machine was (`bench/machine.py`): at the start, "
+            f"{describe(check['start'])}; at the end, {describe(check['end'])}.",
+            "",
+        ]
     if days_only:
         lines += [
             "Each one-day run ran on a copy of its warehouse kept before the day by "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -436,3 +437,51 @@ def test_what_a_one_day_run_had_to_handle_is_counted_and_set_beside_the_other_da
     assert "| order lines in all days | 3 | 2 | 1.50x |" in table
     assert "| web events loaded for the day | 0 | 1 | 0.00x |" in table
     assert "| rows quarantined on the day | 1 | 0 | - |" in table
+
+
+def test_the_machine_check_counts_the_cores_the_run_can_use_not_those_it_starts() -> None:
+    from bench.cli import PROJECT_ROOT
+
+    # one CPU for the check's processes, as a host that gives a two-core machine one core's worth
+    # does: two processes at once take twice as long as one, however many cores the machine has
+    code = (
+        "import json, os\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from bench.machine import machine_check\n"
+        "print(json.dumps(machine_check(processes=2, megabytes=16)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    check = json.loads(done.stdout)
+
+    assert check["processes"] == 2
+    assert check["at_once_s"] > 1.6 * check["alone_s"]
+    assert 0.8 <= check["cores_worth"] <= 1.2
+    assert check["first_touch_gb_s"] > 0
+
+
+def test_the_report_says_how_fast_the_machine_was_when_the_check_ran() -> None:
+    result = measured_result("S", 700, 40, 41)
+    result["targets"] = judge(result)
+    before = markdown(result)  # a result written before the check existed
+    check = {
+        "processes": 2,
+        "alone_s": 0.13,
+        "at_once_s": 0.26,
+        "cores_worth": 1.0,
+        "first_touch_gb_s": 0.4,
+    }
+    result["machine_check"] = {
+        "start": check,
+        "end": {**check, "at_once_s": 0.13, "cores_worth": 2.0},
+    }
+
+    table = markdown(result)
+
+    assert "How fast the machine was" not in before
+    assert (
+        "at the start, a fixed loop 0.13 s alone and 0.26 s 2 at once (1.0 cores' worth of 2); "
+        "fresh memory written at 0.40 GB/s; at the end, a fixed loop 0.13 s alone and 0.13 s "
+        "2 at once (2.0 cores' worth of 2)"
+    ) in table
