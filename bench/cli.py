@@ -397,8 +397,11 @@ def model_refit_run(two_years: Warehouse, first_day: date) -> dict[str, Any]:
     )
 
 
-def what_was_measured(tier: Tier, days: list[date], commit_at_start: str) -> dict[str, Any]:
-    """The tier, its days (the last one is the one-day run's), when, where and at which commit."""
+def what_was_measured(
+    tier: Tier, days: list[date], commit_at_start: str, check_at_start: dict[str, Any]
+) -> dict[str, Any]:
+    """The tier, its days (the last one is the one-day run's), when, where, how fast the machine
+    was at the start and is now (`bench/machine.py`), and at which commit."""
     return {
         "tier": tier.name,
         "customers": tier.customers,
@@ -408,6 +411,7 @@ def what_was_measured(tier: Tier, days: list[date], commit_at_start: str) -> dic
         "incremental_day": days[-1].isoformat(),
         "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "machine": machine(),
+        "machine_check": {"start": check_at_start, "end": machine_check()},
         # others commit to the shared tree while a tier runs: say so when the commit moved
         "commit": commit_at_start
         if commit() == commit_at_start
@@ -458,14 +462,13 @@ def run_tier(
     log(f"code location load: {load_s} s (median of 3)")
 
     result: dict[str, Any] = {
-        **what_was_measured(tier, days, commit_at_start),
+        **what_was_measured(tier, days, commit_at_start, check_at_start),
         "runs": runs,
         "floor": floor,
         "floor_ratios": floor_ratios(runs["full_build"], floor) if "error" not in floor else [],
         "peer": peer_result,
         "code_location_load_s": load_s,
         "first_load_s": first_load_s,
-        "machine_check": {"start": check_at_start, "end": machine_check()},
     }
     result["targets"] = judge(result)
     return result
@@ -487,7 +490,7 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         runs[warehouse.one_day] = one_day_run(warehouse, days[0])
     runs[MODEL_REFIT] = model_refit_run(built[0], days[0])
     result: dict[str, Any] = {
-        **what_was_measured(tier, days, commit_at_start),
+        **what_was_measured(tier, days, commit_at_start, check_at_start),
         "kind": "days_only",
         "kept": kept,
         "runs": runs,
@@ -496,7 +499,6 @@ def run_days_only(tier: Tier, work: Path) -> dict[str, Any]:
         "peer": None,
         "code_location_load_s": None,
         "first_load_s": first_load_s,
-        "machine_check": {"start": check_at_start, "end": machine_check()},
     }
     result["targets"] = judge(result)
     return result

@@ -1,20 +1,19 @@
 """How fast the machine is right now, measured at the time of the run, not read from its
 description.
 
-The same machine (same kernel, `os.cpu_count()` 2, 24 GB) ran the floor at tier L in 196 s at
-15:48 and in 323 s at 19:00 on 2026-12-03, and the same commit built tier S in 66.7 s on the
-day before and in 101.7 s that evening. Its description did not change,
-so a report that gives only the description credits or blames the code for the host's load.
-This check gives each report three figures, taken at the start and at the end of the tier (the
-host can change while a tier runs):
+A virtual machine's description (cores, memory, kernel) stays the same when its host gives it
+less: on 2026-12-03 the same machine ran the floor at tier L in 196 s and, three hours later,
+in 323 s (docs/performance.md, "The same machine three hours later"). A report that gives only
+the description credits or blames the code for the host's load. This check gives each report
+three figures, taken at the start and at the end of the tier (the host can change while a tier
+runs):
 
 - a fixed piece of pure-Python work timed in one process (the speed of one core);
 - the same work in one process per core at once, as cores' worth (processes x alone / at once:
   the number of cores when every core is there, about 1 when the host gives one core's worth);
-- memory written for the first time by a fresh process, in GB/s. On the machine of that
-  evening a new process's first 256 MB went at 0.12 to 2.3 GB/s, its next allocations at about
-  4 to 5 GB/s and memory already written at about 25 GB/s; DuckDB's spilling statements
-  allocate and free gigabytes (docs/performance.md).
+- memory written for the first time by a fresh process, in GB/s (10^9 bytes): on these virtual
+  machines it went from 0.12 to 2.3 GB/s within minutes, and DuckDB's spilling statements
+  allocate and free gigabytes.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish.exports import HISTORY as TABLE
 from pipelines.publish.exports import snapshot_path
 from tests.publish.fixture_warehouse import FIRST_AS_OF, HISTORY, SECOND_AS_OF, write_candidates
 
 JULY_AS_OF = date(2025, 7, 6)
-TABLE = "segment_membership_history"
 
 
 def write_july_candidates(warehouse: Path) -> None:
