@@ -397,11 +397,22 @@ def model_refit_run(two_years: Warehouse, first_day: date) -> dict[str, Any]:
     )
 
 
+def duckdb_settings() -> dict[str, str]:
+    """The DuckDB settings this environment overrides (`DUCKDB_MEMORY_LIMIT`,
+    `DBT_DUCKDB_MEMORY_LIMIT`, ... in the README): a run measured with one says so."""
+    return {
+        name: value
+        for name, value in sorted(os.environ.items())
+        if name.startswith(("DUCKDB_", "DBT_DUCKDB_"))
+    }
+
+
 def what_was_measured(
     tier: Tier, days: list[date], commit_at_start: str, check_at_start: dict[str, Any]
 ) -> dict[str, Any]:
     """The tier, its days (the last one is the one-day run's), when, where, how fast the machine
-    was at the start and is now (`bench/machine.py`), and at which commit."""
+    was at the start and is now (`bench/machine.py`), the DuckDB settings overridden, and at
+    which commit."""
     return {
         "tier": tier.name,
         "customers": tier.customers,
@@ -412,6 +423,7 @@ def what_was_measured(
         "measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "machine": machine(),
         "machine_check": {"start": check_at_start, "end": machine_check()},
+        "duckdb_settings": duckdb_settings(),
         # others commit to the shared tree while a tier runs: say so when the commit moved
         "commit": commit_at_start
         if commit() == commit_at_start

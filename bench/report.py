@@ -266,6 +266,13 @@ def markdown(result: dict[str, Any]) -> str:
             f"{describe(check['start'])}; at the end, {describe(check['end'])}.",
             "",
         ]
+    settings = result.get("duckdb_settings")  # reports written before 2026-12-04 have none
+    if settings is not None:
+        overridden = ", ".join(f"`{name}={value}`" for name, value in settings.items())
+        lines += [
+            f"DuckDB settings from the environment: {overridden or 'none, the defaults'}.",
+            "",
+        ]
     if days_only:
         lines += [
             "Each one-day run ran on a copy of its warehouse kept before the day by "

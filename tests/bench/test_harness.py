@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -485,3 +486,36 @@ def test_the_report_says_how_fast_the_machine_was_when_the_check_ran() -> None:
         "fresh memory written at 0.40 GB/s; at the end, a fixed loop 0.13 s alone and 0.13 s "
         "2 at once (2.0 cores' worth of 2)"
     ) in table
+
+
+def test_the_report_names_the_duckdb_settings_the_run_was_measured_with() -> None:
+    result = measured_result("S", 700, 40, 41)
+    result["targets"] = judge(result)
+    before = markdown(result)  # a result written before the settings were recorded
+
+    result["duckdb_settings"] = {}
+    defaults = markdown(result)
+    result["duckdb_settings"] = {"DBT_DUCKDB_BLOCK_ALLOCATOR_MEMORY": "5GB"}
+    overridden = markdown(result)
+
+    assert "DuckDB settings" not in before
+    assert "DuckDB settings from the environment: none, the defaults." in defaults
+    assert (
+        "DuckDB settings from the environment: `DBT_DUCKDB_BLOCK_ALLOCATOR_MEMORY=5GB`."
+        in overridden
+    )
+
+
+def test_the_duckdb_settings_recorded_are_those_the_environment_overrides(monkeypatch) -> None:
+    from bench.cli import duckdb_settings
+
+    for name in [n for n in os.environ if n.startswith(("DUCKDB_", "DBT_DUCKDB_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DBT_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "5GB")
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("MOTHERDUCK_TOKEN", "not a setting")
+
+    assert duckdb_settings() == {
+        "DBT_DUCKDB_BLOCK_ALLOCATOR_MEMORY": "5GB",
+        "DUCKDB_MEMORY_LIMIT": "2GB",
+    }
