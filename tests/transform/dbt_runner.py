@@ -17,6 +17,29 @@ from pipelines.settings import DBT_PROJECT_DIR
 DBT = Path(sys.executable).parent / "dbt"
 
 
+def dbt_process(
+    warehouse: Path, work_dir: Path, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` on `warehouse` with dbt's files under `work_dir`, in `env` (by default this
+    process's environment)."""
+    env = {
+        **(os.environ if env is None else env),
+        "WAREHOUSE_PATH": str(warehouse),
+        # the project's own target/ holds the manifest Dagster loads: tests write elsewhere
+        "DBT_TARGET_PATH": str(work_dir / "target"),
+        "DBT_LOG_PATH": str(work_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return subprocess.run(
+        [str(DBT), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def run_dbt(
     warehouse: Path, work_dir: Path, args: list[str], *, check: bool = True
 ) -> dict[str, Any]:
@@ -25,22 +48,7 @@ def run_dbt(
     With `check=False` a failing dbt (a failed data test) returns its results instead; the exit
     code is in `["returncode"]`.
     """
-    env = {
-        **os.environ,
-        "WAREHOUSE_PATH": str(warehouse),
-        # the project's own target/ holds the manifest Dagster loads: tests write elsewhere
-        "DBT_TARGET_PATH": str(work_dir / "target"),
-        "DBT_LOG_PATH": str(work_dir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    completed = subprocess.run(
-        [str(DBT), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    completed = dbt_process(warehouse, work_dir, args)
     if check and completed.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed on {warehouse} (exit {completed.returncode}):\n"

@@ -4,44 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from pipelines.settings import DBT_PROJECT_DIR
-from tests.transform.dbt_runner import DBT
+from tests.transform.dbt_runner import dbt_process
 
 
 def _dbt_sees(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The memory settings of the connection `dbt show` gets from the project's profile."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(
-            "DBT_DUCKDB_"
-        )  # the defaults, whatever the shell running the tests sets
-    }
-    env.update(
-        overrides,
-        WAREHOUSE_PATH=str(tmp_path / "warehouse.duckdb"),
-        DBT_TARGET_PATH=str(tmp_path / "target"),
-        DBT_LOG_PATH=str(tmp_path / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
+    # the defaults, whatever the shell running the tests sets, then the test's overrides
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_DUCKDB_")} | overrides
     query = (
         "select current_setting('memory_limit') as memory_limit, "
         "current_setting('block_allocator_memory') as block_allocator_memory"
     )
     args = ["show", "--inline", query, "--output", "json", "--quiet"]
-    shown = subprocess.run(
-        [str(DBT), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    shown = dbt_process(tmp_path / "warehouse.duckdb", tmp_path, args, env)
     assert shown.returncode == 0, shown.stdout[-4000:] + shown.stderr[-2000:]
     return json.loads(shown.stdout)["show"][0]
 
