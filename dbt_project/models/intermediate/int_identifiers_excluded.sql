@@ -35,7 +35,8 @@
 
 with
 
-edges as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+edges as not materialized (
     select * from {{ ref('int_identity_edges') }}
 ),
 {% if scope.recount_all %}

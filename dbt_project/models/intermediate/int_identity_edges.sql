@@ -26,7 +26,8 @@ order_lines as (
     select * from {{ ref('int_order_lines_deduplicated') }} where {{ since }}
 ),
 
-web_events as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+web_events as not materialized (
     select * from {{ ref('int_web_events_deduplicated') }} where {{ since }}
 ),
 

@@ -19,7 +19,8 @@ tickets as (
     where {{ loaded_or_relabelled({'contact_id': 'contact_id', 'email': 'email_hash'}) }}
 ),
 
-identifiers as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+identifiers as not materialized (
     -- anonymous and excluded identifiers too: their null key falls through the coalesce below,
     -- and their label number tells when the ticket was last resolved
     select * from {{ ref('int_identity_components') }}

@@ -13,7 +13,8 @@
 
 with
 
-events as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+events as not materialized (
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() %}
     -- the daily run reads only rows loaded since the last run

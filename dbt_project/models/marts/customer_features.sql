@@ -44,23 +44,24 @@ customers as (
     select customer_key, first_seen_at from {{ ref('customers') }}
 ),
 
-orders as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+orders as not materialized (
     select * from {{ ref('orders') }}
 ),
 
-web_sessions as (
+web_sessions as not materialized (
     select * from {{ ref('web_sessions') }}
 ),
 
-tickets as (
+tickets as not materialized (
     select * from {{ ref('int_tickets_resolved') }}
 ),
 
-emails as (
+emails as not materialized (
     select * from {{ ref('int_email_events_resolved') }}
 ),
 
-category_running as (
+category_running as not materialized (
     select * from {{ ref('int_category_spend_running') }}
 ),
 

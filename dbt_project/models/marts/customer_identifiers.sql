@@ -22,7 +22,8 @@ identifiers as (
     where customer_key is not null and identifier_type != 'order_id'
 ),
 
-edges as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+edges as not materialized (
     select * from {{ ref('int_identity_edges') }}
 ),
 

@@ -49,7 +49,8 @@ changed as (
     {%- if daily %} customer_key in (select customer_key from changed) {% else %} true {% endif -%}
 {%- endset %}
 
-identifiers as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+identifiers as not materialized (
     select * from {{ ref('int_identity_components') }}
     where customer_key is not null and {{ of_changed_customers }}
 ),

@@ -1,6 +1,7 @@
 with
 
-excluded as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+excluded as not materialized (
     select * from {{ ref('int_identifiers_excluded') }}
 ),
 

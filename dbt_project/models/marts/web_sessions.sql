@@ -18,7 +18,8 @@ sessions as (
     where {{ loaded_or_relabelled({'contact_id': 'user_id', 'cookie': 'user_pseudo_id'}) }}
 ),
 
-identifiers as (
+-- read more than once below, so not materialized: DuckDB would copy the whole table first
+identifiers as not materialized (
     -- anonymous and excluded identifiers too: their null key falls through the coalesce below,
     -- and their label number tells when the session was last resolved
     select * from {{ ref('int_identity_components') }}
