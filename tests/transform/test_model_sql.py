@@ -13,21 +13,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.transform.dbt_runner import dbt_process
+from tests.transform.dbt_runner import run_dbt
 
 CTE = re.compile(r"^(\w+) as (not materialized )?\(\n(.*?)^\),?$", re.M | re.S)
 # a relation as dbt compiles a ref or source for DuckDB: "database"."schema"."name"
 IMPORT = re.compile(r'select \* from "[^"]+"\."[^"]+"\."[^"]+"( where .*)?', re.S)
 
 
-def _code(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
-
-
 def import_ctes_read_twice_and_materialized(sql: str) -> list[str]:
     """The import CTEs in `sql` read by more than one FROM or JOIN and not marked
     `not materialized`."""
-    code = _code(sql)
+    code = re.sub(r"--[^\n]*", "", sql)  # without comments
     found = []
     for match in CTE.finditer(code):
         name, not_materialized, body = match.groups()
@@ -55,8 +51,7 @@ def test_the_check_finds_an_import_read_twice() -> None:
 
 def test_no_model_copies_a_table_it_reads_twice(tmp_path: Path) -> None:
     # compiled for a first build (no relation exists yet), so every Jinja loop is unrolled
-    completed = dbt_process(tmp_path / "warehouse.duckdb", tmp_path, ["compile", "--full-refresh"])
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    run_dbt(tmp_path / "warehouse.duckdb", tmp_path, ["compile", "--full-refresh"])
     compiled = tmp_path / "target" / "compiled"
     models = sorted(compiled.rglob("*.sql"))
     assert len(models) > 20, f"dbt compile wrote {len(models)} models under {compiled}"
