@@ -20,10 +20,11 @@ dates_to_build as (
 -- A category's total holds over a range of snapshots, and its share over the snapshots between
 -- two changes of any of the customer's categories: the shares are computed once per such piece and
 -- then spread over its snapshots. Spreading the totals first and computing the shares per customer
--- and snapshot took 102 s at tier L, a window over 150M rows that spilled 5 GB; this way 23 s
+-- and snapshot took 102 s at tier L, a window over 150M rows that spilled 5 GB; this way 24 s
 -- (docs/performance.md).
 -- Only the totals that hold on a snapshot built are read (a daily run: the open ones), once, so
--- they are a table the two readers share.
+-- they are a table the two readers share. Their change points are enough: the last change at or
+-- before a date built starts a total that still holds on it.
 running_totals as materialized (
     select customer_key, category_code, visible_from, changes_at, net_revenue
     from {{ ref('int_category_spend_running') }}
