@@ -11,9 +11,11 @@
       window left behind.
     A pre-hook deletes the customers no order belongs to any more (a merge keeps one of two
     keys). Every customer is computed again on a first build, a full refresh, a table of an
-    older version, or when a regular snapshot date is listed that is older than the newest the
-    last build knew and was not among its dates (another cadence or anchor, or older activity
-    loaded late): lines already placed may belong to it. -#}
+    older version (without `_loaded_at` or `_labelled_in`, which the daily run reads, or
+    without `share`: a row per category total, not per piece), or when a regular snapshot date
+    is listed that is older than the newest the last build knew and was not among its dates
+    (another cadence or anchor, or older activity loaded late): lines already placed may
+    belong to it. -#}
 
 {#- The regular (cadence) snapshot dates, comma-separated: what the build remembers. -#}
 {% macro category_spend_snapshot_dates() -%}
@@ -27,9 +29,13 @@
 
 {#- Whether this build computes every customer again (see above). -#}
 {% macro category_spend_rebuild_all() -%}
-    {%- if not (execute and is_incremental()) or not has_column(this, '_labelled_in') -%}
+    {%- if not (execute and is_incremental()) -%}
         {{ return(true) }}
     {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- for added in ['_loaded_at', '_labelled_in', 'share'] if added not in columns -%}
+        {{ return(true) }}
+    {%- endfor -%}
     {%- set state = incremental_state() -%}
     {%- if state is none or not state.settings -%}
         {{ return(true) }}

@@ -133,3 +133,24 @@ def test_snapshot_dates_added_between_placed_lines_place_every_line_again(
     assert weekly["B0"] == [(date(2025, 3, 3), date(9999, 12, 31), 3.5)]
     assert totals(warehouse)["B0"] == [(date(2025, 2, 27), date(9999, 12, 31), 3.5)]
     assert_same_as_a_full_rebuild(warehouse, tmp_path / "check", daily)
+
+
+def test_totals_of_a_version_without_shares_are_all_computed_again(tmp_path: Path) -> None:
+    # The version before kept one row per category total, without shares. A daily run on its
+    # table must compute every customer again, not only those with something new: Cleo's line
+    # is older than the newest regular snapshot, so only a full computation gives her a share.
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_cleo_and_ana(warehouse)
+    run_dbt(warehouse, tmp_path / "first", SELECT)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"alter table {TOTALS} drop column share")
+
+    run_dbt(warehouse, tmp_path / "upgraded", SELECT)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        shares = con.sql(
+            f"select order_id, share from {TOTALS} join marts.orders using (customer_key) "
+            "order by all"
+        ).fetchall()
+    # each bought one espresso: all of their spend is coffee
+    assert shares == [("A1", 1.0), ("B0", 1.0)]
+    assert_same_as_a_full_rebuild(warehouse, tmp_path / "check", SELECT)

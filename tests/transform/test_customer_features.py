@@ -363,7 +363,9 @@ def test_full_refresh_gives_the_same_keys_and_latest_features(
     shutil.copy(runs.warehouse, rebuilt)
     run_dbt(rebuilt, tmp_path, dbt_build_args(full_refresh=True))
 
-    def keys_latest_and_totals(path: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    def keys_latest_and_totals(
+        path: Path,
+    ) -> tuple[list[tuple], list[tuple], list[tuple], list[tuple]]:
         with duckdb.connect(str(path), read_only=True) as con:
             keys = con.execute(
                 "select identifier_type, identifier_value, customer_key "
@@ -371,18 +373,25 @@ def test_full_refresh_gives_the_same_keys_and_latest_features(
             ).fetchall()
             latest = _features_rows(con, "2025-03-11")
             totals = con.execute(
-                "select customer_key, category_code, visible_from, changes_at, net_revenue "
+                "select customer_key, category_code, visible_from, changes_at, net_revenue, share "
                 "from intermediate.int_category_spend_running order by all"
             ).fetchall()
-        return keys, latest, totals
+            spend = con.execute(
+                "select customer_key, as_of_date, category_code, net_revenue, share "
+                "from marts.customer_category_spend order by all"
+            ).fetchall()
+        return keys, latest, totals, spend
 
-    incremental_keys, incremental_latest, incremental_totals = keys_latest_and_totals(
-        runs.warehouse
+    incremental_keys, incremental_latest, incremental_totals, incremental_spend = (
+        keys_latest_and_totals(runs.warehouse)
     )
-    rebuilt_keys, rebuilt_latest, rebuilt_totals = keys_latest_and_totals(rebuilt)
+    rebuilt_keys, rebuilt_latest, rebuilt_totals, rebuilt_spend = keys_latest_and_totals(rebuilt)
     # same evidence, same keys: a rebuild from scratch assigns every identifier the same customer
     assert rebuilt_keys == incremental_keys
     assert rebuilt_latest == incremental_latest
+    # the category spend of every snapshot, the two days' runs wrote, as one rebuild writes it
+    assert incremental_spend
+    assert rebuilt_spend == incremental_spend
     # the second run placed again the lines the first run's latest day (a Friday) saw: at the
     # Monday snapshot it built, or at the new latest day
     assert rebuilt_totals == incremental_totals

@@ -314,49 +314,43 @@ customer_changes as (
 {%- endif %}
 {%- endfor %}
 
--- The top category changes only where one of the customer's category totals changes: at each
--- such snapshot, rank the categories by the totals that hold on it. It is set (not summed), so
--- it travels as a struct (top) that is null on every other change, and the running value is the
--- last one set; a customer whose categories are all net returned gets a struct of nulls.
-category_change_points as (
+-- The top category changes only where one of the customer's category totals changes, where a
+-- piece of int_category_spend_running starts: the piece's totals and shares rank the categories.
+-- It is set (not summed), so it travels as a struct (top) that is null on every other change,
+-- and the running value is the last one set; a customer whose categories are all net returned
+-- gets a struct of nulls.
+category_totals_at_change as (
     {%- if sum_directly %}
-    -- each snapshot built: every total that holds on it is read directly (joining the customers
-    -- with a total visible by then back to their totals took twice as long at tier L)
-    select as_of_date as changes_from from snapshot_dates
+    -- each snapshot built: the pieces that hold on it
+    select
+        category_running.customer_key,
+        snapshot_dates.as_of_date as changes_from,
+        category_running.category_code,
+        category_running.net_revenue,
+        category_running.share
+    from snapshot_dates
+    inner join category_running
+        on snapshot_dates.as_of_date >= category_running.visible_from
+        and snapshot_dates.as_of_date < category_running.changes_at
     {%- else %}
-    select distinct customer_key, visible_from as changes_from
+    select
+        customer_key,
+        visible_from as changes_from,
+        category_code,
+        net_revenue,
+        share
     from category_running
     {%- endif %}
 ),
 
-category_totals_at_change as (
-    select
-        category_running.customer_key,
-        category_change_points.changes_from,
-        category_running.category_code,
-        category_running.net_revenue
-    from category_change_points
-    inner join category_running
-        on category_change_points.changes_from >= category_running.visible_from
-        and category_change_points.changes_from < category_running.changes_at
-        {%- if not sum_directly %}
-        and category_change_points.customer_key = category_running.customer_key
-        {%- endif %}
-),
-
 top_categories as (
     -- one aggregate per customer and change: the category with the largest total (the pair
-    -- (-total, code) is smallest for it, so the first code wins a tie) and its share of the
-    -- positive spend, as in customer_category_spend. Two windows over the same rows (the share,
-    -- then a row number) took 7.6 s against 4.9 s at tier L in a backfill, 1.0 against 0.55 s
-    -- in a daily run (docs/performance.md).
+    -- (-total, code) is smallest for it, so the first code wins a tie) and its share, the largest
     select
         customer_key,
         changes_from,
         arg_min(category_code, (-net_revenue, category_code)) as category_code,
-        case when sum(greatest(net_revenue, 0)) > 0
-            then greatest(max(net_revenue), 0) / sum(greatest(net_revenue, 0))
-        end as share
+        max(share) as share
     from category_totals_at_change
     group by customer_key, changes_from
 ),
