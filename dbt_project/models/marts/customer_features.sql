@@ -321,7 +321,8 @@ customer_changes as (
 -- gets a struct of nulls.
 category_totals_at_change as (
     {%- if sum_directly %}
-    -- each snapshot built: the pieces that hold on it
+    -- each snapshot built: the pieces that hold on it, read directly (joining the customers with
+    -- a total visible by then back to their totals took twice as long at tier L)
     select
         category_running.customer_key,
         snapshot_dates.as_of_date as changes_from,
@@ -345,7 +346,9 @@ category_totals_at_change as (
 
 top_categories as (
     -- one aggregate per customer and change: the category with the largest total (the pair
-    -- (-total, code) is smallest for it, so the first code wins a tie) and its share, the largest
+    -- (-total, code) is smallest for it, so the first code wins a tie) and its share, the largest.
+    -- Two windows over the same rows (the share, then a row number) took 7.6 s against 4.9 s at
+    -- tier L in a backfill, 1.0 against 0.55 s in a daily run (docs/performance.md).
     select
         customer_key,
         changes_from,
