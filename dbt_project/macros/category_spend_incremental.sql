@@ -32,10 +32,9 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- for added in ['_loaded_at', '_labelled_in', 'share'] if added not in columns -%}
+    {%- if missing_columns(this, ['_loaded_at', '_labelled_in', 'share']) -%}
         {{ return(true) }}
-    {%- endfor -%}
+    {%- endif -%}
     {%- set state = incremental_state() -%}
     {%- if state is none or not state.settings -%}
         {{ return(true) }}

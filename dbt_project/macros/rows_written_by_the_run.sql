@@ -199,8 +199,17 @@
     ) }}
 {% endmacro %}
 
-{#- Whether `relation` (built by an earlier version, perhaps) has the column `name`. -#}
+{#- The columns of `names` that `relation` (built by an earlier version, perhaps) lacks, read
+    with one query of its columns; every name before the run executes. -#}
+{% macro missing_columns(relation, names) %}
+    {%- if not execute -%}
+        {{ return(names) }}
+    {%- endif -%}
+    {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+    {{ return(names | reject('in', present) | list) }}
+{% endmacro %}
+
+{#- Whether `relation` has the column `name`. -#}
 {% macro has_column(relation, name) %}
-    {{ return(execute and name in (
-        adapter.get_columns_in_relation(relation) | map(attribute='name') | list)) }}
+    {{ return(not missing_columns(relation, [name])) }}
 {% endmacro %}

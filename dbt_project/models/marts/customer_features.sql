@@ -321,8 +321,8 @@ customer_changes as (
 -- gets a struct of nulls.
 category_totals_at_change as (
     {%- if sum_directly %}
-    -- each snapshot built: the pieces that hold on it, read directly (joining the customers with
-    -- a total visible by then back to their totals took twice as long at tier L)
+    -- each snapshot built: the pieces that hold on it, read directly (every category of every
+    -- customer with a purchase by then)
     select
         category_running.customer_key,
         snapshot_dates.as_of_date as changes_from,
