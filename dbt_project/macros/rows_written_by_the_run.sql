@@ -199,8 +199,8 @@
     ) }}
 {% endmacro %}
 
-{#- The columns of `names` that `relation` (built by an earlier version, perhaps) lacks, read
-    with one query of its columns; every name before the run executes. -#}
+{#- The columns of `names` that `relation` (built by an earlier version, perhaps) lacks, from one
+    query of its columns; every name at parse time, when dbt runs no query. -#}
 {% macro missing_columns(relation, names) %}
     {%- if not execute -%}
         {{ return(names) }}
