@@ -29,10 +29,8 @@
 
 {#- Whether this build computes every customer again (see above). -#}
 {% macro category_spend_rebuild_all() -%}
-    {%- if not (execute and is_incremental()) -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {%- if missing_columns(this, ['_loaded_at', '_labelled_in', 'share']) -%}
+    {%- if not (execute and is_incremental())
+          or missing_columns(this, ['_loaded_at', '_labelled_in', 'share']) -%}
         {{ return(true) }}
     {%- endif -%}
     {%- set state = incremental_state() -%}

@@ -347,8 +347,9 @@ category_totals_at_change as (
 top_categories as (
     -- one aggregate per customer and change: the category with the largest total (the pair
     -- (-total, code) is smallest for it, so the first code wins a tie) and its share, the largest.
-    -- Two windows over the same rows (the share, then a row number) took 7.6 s against 4.9 s at
-    -- tier L in a backfill, 1.0 against 0.55 s in a daily run (docs/performance.md).
+    -- Measured when the share was still computed here: two windows over the same rows (the share,
+    -- then a row number) took 7.6 s against 4.9 s for this aggregate at tier L in a backfill, 1.0
+    -- against 0.55 s in a daily run (docs/performance.md).
     select
         customer_key,
         changes_from,
